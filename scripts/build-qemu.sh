@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Configure (once, or when the options change) and build qemu-system-aarch64
+# and the qtest binaries the project runs, in build/qemu-build.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$top/build}
+tree=$build/qemu
+out=${QEMU_BUILD:-$build/qemu-build}
+extra_cflags=${QEMU_EXTRA_CFLAGS:-}
+
+die() { echo "build-qemu: $*" >&2; exit 1; }
+
+CONFIGURE_OPTS=(--target-list=aarch64-softmmu --disable-docs --disable-tools
+    --disable-user --without-default-features --enable-fdt=system
+    --enable-trace-backends=log --disable-download --enable-werror
+    --disable-install-blobs --python=/usr/bin/python3)
+[ -n "${QEMU_CONFIGURE_EXTRA:-}" ] && CONFIGURE_OPTS+=($QEMU_CONFIGURE_EXTRA)
+[ -n "$extra_cflags" ] && CONFIGURE_OPTS+=("--extra-cflags=$extra_cflags" "--extra-ldflags=$extra_cflags")
+
+# ccache: same cache for every clone of the project on this machine.
+export CCACHE_BASEDIR=$build
+export CCACHE_NOHASHDIR=1
+
+want="${CONFIGURE_OPTS[*]}"
+if [ "$(cat "$out/.qac-configure" 2>/dev/null)" != "$want" ] || ! [ -f "$out/build.ninja" ]; then
+    rm -rf "$out"; mkdir -p "$out"
+    (cd "$out" && "$tree/configure" "${CONFIGURE_OPTS[@]}" > configure.log 2>&1) ||
+        { tail -30 "$out/configure.log" >&2; die "configure failed (full log: $out/configure.log)"; }
+    echo "$want" > "$out/.qac-configure"
+fi
+
+# Qtest binaries: QEMU's own that touch what we change, and ours (named
+# in tests/qtest/qac-tests.txt, one per line).
+targets=(qemu-system-aarch64 tests/qtest/qom-test tests/qtest/device-introspect-test
+         tests/qtest/test-hmp)
+if [ -f "$top/tests/qtest/qac-tests.txt" ]; then
+    while read -r t; do [ -n "$t" ] && targets+=("tests/qtest/$t"); done < <(grep -v '^#' "$top/tests/qtest/qac-tests.txt")
+fi
+ninja -C "$out" "${targets[@]}" || die "build failed (see the compiler output above)"
