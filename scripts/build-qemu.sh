@@ -14,7 +14,8 @@ die() { echo "build-qemu: $*" >&2; exit 1; }
 CONFIGURE_OPTS=(--target-list=aarch64-softmmu --disable-docs --disable-tools
     --disable-user --without-default-features --enable-fdt=system
     --enable-trace-backends=log --disable-download --enable-werror
-    --disable-install-blobs --python=/usr/bin/python3)
+    --disable-install-blobs --python=/usr/bin/python3
+    --firmwarepath=/usr/lib/ipxe/qemu:/usr/share/qemu-efi-aarch64:/usr/share/qemu)
 [ -n "${QEMU_CONFIGURE_EXTRA:-}" ] && CONFIGURE_OPTS+=($QEMU_CONFIGURE_EXTRA)
 [ -n "$extra_cflags" ] && CONFIGURE_OPTS+=("--extra-cflags=$extra_cflags" "--extra-ldflags=$extra_cflags")
 
@@ -38,3 +39,11 @@ if [ -f "$top/tests/qtest/qac-tests.txt" ]; then
     while read -r t; do [ -n "$t" ] && targets+=("tests/qtest/$t"); done < <(grep -v '^#' "$top/tests/qtest/qac-tests.txt")
 fi
 ninja -C "$out" "${targets[@]}" || die "build failed (see the compiler output above)"
+
+# Run from the build tree, QEMU looks for firmware under qemu-bundle/<path>:
+# point those at the system's ROMs (ipxe-qemu, qemu-efi-aarch64).
+for d in /usr/lib/ipxe/qemu /usr/share/qemu-efi-aarch64; do
+    [ -d "$d" ] || continue
+    mkdir -p "$out/qemu-bundle$(dirname "$d")"
+    ln -sfn "$d" "$out/qemu-bundle$d"
+done

@@ -1,0 +1,37 @@
+# qemu-accel-cmdqv: accelerated SMMUv3 + Tegra241 CMDQV for QEMU 10.2.2.
+# `make run` and `make check` do all the set-up (see README.md).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+.PHONY: build deps qemu native check run patches bench clean distclean
+
+deps:
+	@scripts/deps.sh build
+
+qemu: deps
+	@scripts/assemble.sh >/dev/null
+	@scripts/build-qemu.sh
+
+native: qemu
+	@scripts/build-native.sh
+
+build: qemu native
+
+check: build
+	@/usr/bin/python3 scripts/check.py
+
+run: build
+	@scripts/run.sh
+
+bench: build
+	@build/native/subprojects/standin/tools/standin-bench
+
+patches:
+	@scripts/write-patches.sh
+
+clean:
+	rm -rf build/qemu-build build/native
+
+distclean:
+	rm -rf build
