@@ -3,16 +3,134 @@
  * through iommufd.
  *
  * The guest owns stage 1 (its STEs and context descriptors); the host SMMU
- * walks them, nested over a stage 2 that maps guest RAM. QEMU turns guest
- * STEs into nested HWPTs and forwards invalidations to the host kernel.
+ * walks them, nested over a stage 2 that maps guest RAM (the IOAS that
+ * vfio fills from the system address space). QEMU turns guest STEs into
+ * nested HWPTs on a vIOMMU and forwards the guest's invalidations to the
+ * host kernel in batches.
+ *
+ * Kernel objects, and the one place each is freed:
+ *   nest-parent HWPT, vIOMMU, abort/bypass HWPTs  smmuv3_accel_viommu_free()
+ *   per-device nested HWPT                          accel_dev_install()
+ *   vDEVICE                                         accel_dev_release()
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
 #include "qapi/error.h"
-#include "hw/arm/smmuv3-accel.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/pci_bus.h"
+#include "hw/qdev-core.h"
+#include "system/iommufd.h"
+#include "system/iommufd-viommu.h"
+#include "system/system.h"
+#include "smmuv3-accel.h"
 #include "trace.h"
+#include <linux/iommufd.h>
+
+/* vSTE fields the kernel lets a guest set (kernel-contract.md, HWPT_ALLOC) */
+#define VSTE0_V             (1ULL << 0)
+#define VSTE0_CFG_SHIFT     1
+#define VSTE0_CFG_MASK      (7ULL << VSTE0_CFG_SHIFT)
+#define VSTE0_CFG_ABORT     0
+#define VSTE0_CFG_BYPASS    4
+#define VSTE0_CFG_S1        5
+#define VSTE0_ALLOWED       (VSTE0_V | VSTE0_CFG_MASK | (3ULL << 4) | \
+                             MAKE_64BIT_MASK(6, 46) | MAKE_64BIT_MASK(59, 5))
+#define VSTE1_EATS_SHIFT    28
+#define VSTE1_ALLOWED       (0xffULL | (1ULL << 27) | (3ULL << VSTE1_EATS_SHIFT))
+
+/* Longest run of invalidations sent in one IOMMU_HWPT_INVALIDATE. */
+#define ACCEL_BATCH_MAX     256
+
+typedef struct SMMUv3AccelDevice {
+    SMMUv3AccelState *accel;
+    PCIBus *bus;
+    int devfn;
+    char *name;
+    HostIOMMUDeviceIOMMUFD *idev;
+    uint32_t vdev_id;          /* vDEVICE, 0: none yet */
+    uint32_t vsid;             /* the guest SID the vDEVICE was made for */
+    uint32_t nested_hwpt_id;   /* this device's own S1 HWPT, 0: none */
+    uint32_t attached_hwpt_id; /* what the device is attached to now */
+    uint64_t vste[2];          /* the vSTE of nested_hwpt_id */
+    QLIST_ENTRY(SMMUv3AccelDevice) next;
+} SMMUv3AccelDevice;
+
+struct SMMUv3AccelState {
+    SMMUv3State *smmu;
+    IOMMUFDBackend *be;
+    uint32_t ioas_id;
+    uint32_t s2_hwpt_id;
+    uint32_t viommu_id;
+    uint32_t abort_hwpt_id;
+    uint32_t bypass_hwpt_id;
+
+    /* The host SMMU, from IOMMU_GET_HW_INFO of the first device. */
+    bool host_known;
+    struct iommu_hw_info_arm_smmuv3 host;
+
+    /* What the guest is promised; 'auto' resolved from the host. */
+    bool resolved;
+    bool ril, ats;
+    unsigned oas_bits, ssidsize;
+    uint32_t granules;         /* IDR5 GRAN4K | GRAN16K | GRAN64K bits */
+
+    QLIST_HEAD(, SMMUv3AccelDevice) devices;
+
+    /* The run of forwardable commands being collected. */
+    uint64_t batch[ACCEL_BATCH_MAX][2];
+    uint32_t batch_n;
+    uint32_t batch_cons;       /* CONS (with wrap) of batch[0] */
+
+    /* Counters for the operator view */
+    uint64_t cmds_forwarded, cmds_dropped, inv_ioctls, inv_failures;
+    Notifier exit_notifier;
+    Notifier machine_done;
+};
+
+static const char *accel_id(SMMUv3AccelState *a)
+{
+    return DEVICE(a->smmu)->id ? DEVICE(a->smmu)->id : "arm-smmuv3";
+}
+
+/* ---- properties ------------------------------------------------------ */
+
+static const unsigned oas_bits_of_idr5[] = { 32, 36, 40, 42, 44, 48, 52 };
+
+static int idr5_oas_of_bits(unsigned bits)
+{
+    for (int i = 0; i < ARRAY_SIZE(oas_bits_of_idr5); i++) {
+        if (oas_bits_of_idr5[i] == bits) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Parse "auto" (-1) or a number in [min, max] from a string property. */
+static bool parse_auto_uint(const char *prop, const char *val, unsigned min,
+                            unsigned max, int *out, Error **errp)
+{
+    unsigned long v;
+    char *end;
+
+    if (!val || !strcmp(val, "auto")) {
+        *out = -1;
+        return true;
+    }
+    errno = 0;
+    v = strtoul(val, &end, 10);
+    if (errno || end == val || *end || v < min || v > max) {
+        error_setg(errp, "arm-smmuv3: invalid %s=%s", prop, val);
+        error_append_hint(errp, "Valid values: auto, or %u to %u.\n", min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
 
 void smmuv3_accel_class_init(ObjectClass *klass)
 {
@@ -20,10 +138,697 @@ void smmuv3_accel_class_init(ObjectClass *klass)
         "Accelerated mode: stage-1 translation done by the host SMMU "
         "(nested) through iommufd, for vfio-pci devices with "
         "iommufd=<id>. Needs stage=1 (the default).");
+    object_class_property_set_description(klass, "ril",
+        "accel: range invalidation (IDR3.RIL): on, off or auto (the host's)");
+    object_class_property_set_description(klass, "ats",
+        "accel: ATS and ATC_INV forwarding (IDR0.ATS): on, off or auto "
+        "(the host's)");
+    object_class_property_set_description(klass, "oas",
+        "accel: output address size in bits: 44, 48 or auto (the host's)");
+    object_class_property_set_description(klass, "ssidsize",
+        "accel: substream ID bits (IDR1.SSIDSIZE): 0 to 20, or auto "
+        "(the host's)");
+}
+
+/* Names of the properties still 'auto', for error messages. */
+static char *accel_unresolved_autos(SMMUv3State *s)
+{
+    GString *str = g_string_new(NULL);
+
+    if (s->ril == ON_OFF_AUTO_AUTO) {
+        g_string_append(str, "ril=on|off ");
+    }
+    if (s->ats == ON_OFF_AUTO_AUTO) {
+        g_string_append(str, "ats=on|off ");
+    }
+    if (!s->oas || !strcmp(s->oas, "auto")) {
+        g_string_append(str, "oas=44|48 ");
+    }
+    if (!s->ssidsize || !strcmp(s->ssidsize, "auto")) {
+        g_string_append(str, "ssidsize=0..20 ");
+    }
+    if (str->len) {
+        g_string_truncate(str, str->len - 1);
+    }
+    return g_string_free(str, false);
+}
+
+/*
+ * Check the host SMMU behind a new device against what the guest is (or
+ * will be) promised; resolve 'auto' from the first one.
+ */
+static bool accel_check_host(SMMUv3AccelState *a, const char *devname,
+                             const struct iommu_hw_info_arm_smmuv3 *h,
+                             Error **errp)
+{
+    SMMUv3State *s = a->smmu;
+    bool h_ril = FIELD_EX32(h->idr[3], IDR3, RIL);
+    bool h_ats = FIELD_EX32(h->idr[0], IDR0, ATS);
+    unsigned f = FIELD_EX32(h->idr[5], IDR5, OAS);
+    unsigned h_oas = f < ARRAY_SIZE(oas_bits_of_idr5) ? oas_bits_of_idr5[f] : 52;
+    unsigned h_ssid = FIELD_EX32(h->idr[1], IDR1, SSIDSIZE);
+    uint32_t h_gran = h->idr[5] & (R_IDR5_GRAN4K_MASK | R_IDR5_GRAN16K_MASK |
+                                   R_IDR5_GRAN64K_MASK);
+    int oas, ssid;
+
+    if (!FIELD_EX32(h->idr[0], IDR0, S1P) || !FIELD_EX32(h->idr[0], IDR0, S2P)) {
+        error_setg(errp, "%s: the host SMMU of %s cannot nest (IDR0 0x%x has "
+                   "no %s)", accel_id(a), devname, h->idr[0],
+                   FIELD_EX32(h->idr[0], IDR0, S1P) ? "stage 2" : "stage 1");
+        return false;
+    }
+    if (FIELD_EX32(h->idr[0], IDR0, TTF) != 2 &&
+        FIELD_EX32(h->idr[0], IDR0, TTF) != 3) {
+        error_setg(errp, "%s: the host SMMU of %s has no AArch64 table format",
+                   accel_id(a), devname);
+        return false;
+    }
+
+    if (!a->resolved) {
+        /* Properties were parsed at realize: only the values remain. */
+        parse_auto_uint("oas", s->oas, 44, 48, &oas, &error_abort);
+        parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &ssid, &error_abort);
+        a->ril = s->ril == ON_OFF_AUTO_AUTO ? h_ril : s->ril == ON_OFF_AUTO_ON;
+        a->ats = s->ats == ON_OFF_AUTO_AUTO ? h_ats : s->ats == ON_OFF_AUTO_ON;
+        a->oas_bits = oas < 0 ? MIN(h_oas, 48) : oas;
+        a->ssidsize = ssid < 0 ? h_ssid : ssid;
+        a->granules = h_gran;
+    }
+
+    if (a->ril && !h_ril) {
+        error_setg(errp, "%s: ril=on, but the host SMMU of %s has no range "
+                   "invalidation (IDR3.RIL=0)", accel_id(a), devname);
+        error_append_hint(errp, "Set ril=off on the arm-smmuv3 device.\n");
+        return false;
+    }
+    if (a->ats && !h_ats) {
+        error_setg(errp, "%s: ats=on, but the host SMMU of %s has no ATS "
+                   "(IDR0.ATS=0)", accel_id(a), devname);
+        error_append_hint(errp, "Set ats=off on the arm-smmuv3 device.\n");
+        return false;
+    }
+    if (a->oas_bits > h_oas) {
+        error_setg(errp, "%s: oas=%u, but the host SMMU of %s has a %u-bit "
+                   "output address size", accel_id(a), a->oas_bits, devname,
+                   h_oas);
+        error_append_hint(errp, "Set oas to %u or less.\n", h_oas);
+        return false;
+    }
+    if (a->ssidsize > h_ssid) {
+        error_setg(errp, "%s: ssidsize=%u, but the host SMMU of %s has "
+                   "SSIDSIZE %u", accel_id(a), a->ssidsize, devname, h_ssid);
+        error_append_hint(errp, "Set ssidsize to %u or less.\n", h_ssid);
+        return false;
+    }
+    if ((a->granules & h_gran) != a->granules) {
+        error_setg(errp, "%s: the host SMMU of %s lacks translation granules "
+                   "the guest was offered (IDR5 0x%x, offered 0x%x)",
+                   accel_id(a), devname, h->idr[5], a->granules);
+        return false;
+    }
+    if (!a->resolved) {
+        a->resolved = true;
+        a->host = *h;
+        a->host_known = true;
+        trace_smmuv3_accel_resolved(accel_id(a), a->ril, a->ats, a->oas_bits,
+                                    a->ssidsize, a->granules);
+    }
+    return true;
+}
+
+void smmuv3_accel_init_regs(SMMUv3State *s)
+{
+    SMMUv3AccelState *a = s->s_accel;
+    int oas;
+
+    if (!a || !a->resolved) {
+        return;
+    }
+    /* Stage 1 only: the host owns stage 2. */
+    s->idr[0] = FIELD_DP32(s->idr[0], IDR0, S2P, 0);
+    s->idr[0] = FIELD_DP32(s->idr[0], IDR0, S1P, 1);
+    s->idr[0] = FIELD_DP32(s->idr[0], IDR0, ATS, a->ats);
+    s->idr[1] = FIELD_DP32(s->idr[1], IDR1, SSIDSIZE, a->ssidsize);
+    s->idr[3] = FIELD_DP32(s->idr[3], IDR3, RIL, a->ril);
+    oas = idr5_oas_of_bits(a->oas_bits);
+    s->idr[5] = FIELD_DP32(s->idr[5], IDR5, OAS, oas < 0 ? 4 : oas);
+    s->idr[5] &= ~(R_IDR5_GRAN4K_MASK | R_IDR5_GRAN16K_MASK |
+                   R_IDR5_GRAN64K_MASK);
+    s->idr[5] |= a->granules;
+}
+
+/* ---- vIOMMU lifetime -------------------------------------------------- */
+
+static void smmuv3_accel_viommu_free(SMMUv3AccelState *a)
+{
+    uint32_t *ids[] = { &a->bypass_hwpt_id, &a->abort_hwpt_id,
+                        &a->viommu_id, &a->s2_hwpt_id };
+
+    if (a->viommu_id) {
+        trace_smmuv3_accel_viommu_free(accel_id(a), a->viommu_id);
+    }
+    for (int i = 0; i < ARRAY_SIZE(ids); i++) {
+        if (*ids[i]) {
+            iommufd_backend_free_id(a->be, *ids[i]);
+            *ids[i] = 0;
+        }
+    }
+    a->be = NULL;
+    a->ioas_id = 0;
+}
+
+static bool accel_alloc_vste_hwpt(SMMUv3AccelState *a, uint32_t dev_id,
+                                  uint64_t ste0, uint64_t ste1,
+                                  uint32_t *out, Error **errp)
+{
+    struct iommu_hwpt_arm_smmuv3 data = {
+        .ste = { cpu_to_le64(ste0), cpu_to_le64(ste1) },
+    };
+
+    return iommufd_backend_alloc_hwpt(a->be, dev_id, a->viommu_id, 0,
+                                      IOMMU_HWPT_DATA_ARM_SMMUV3,
+                                      sizeof(data), &data, out, errp);
+}
+
+static bool smmuv3_accel_viommu_alloc(SMMUv3AccelState *a,
+                                      HostIOMMUDeviceIOMMUFD *idev,
+                                      Error **errp)
+{
+    a->be = idev->iommufd;
+    a->ioas_id = idev->ioas_id;
+
+    if (!iommufd_backend_alloc_hwpt(a->be, idev->devid, a->ioas_id,
+                                    IOMMU_HWPT_ALLOC_NEST_PARENT,
+                                    IOMMU_HWPT_DATA_NONE, 0, NULL,
+                                    &a->s2_hwpt_id, errp)) {
+        error_prepend(errp, "%s: stage-2 (nest parent) HWPT: ", accel_id(a));
+        goto fail;
+    }
+    if (!iommufd_backend_alloc_viommu(a->be, idev->devid,
+                                      IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
+                                      a->s2_hwpt_id, NULL, 0, &a->viommu_id,
+                                      errp)) {
+        error_prepend(errp, "%s: ", accel_id(a));
+        goto fail;
+    }
+    if (!accel_alloc_vste_hwpt(a, idev->devid, 0, 0, &a->abort_hwpt_id,
+                               errp) ||
+        !accel_alloc_vste_hwpt(a, idev->devid,
+                               VSTE0_V | (VSTE0_CFG_BYPASS << VSTE0_CFG_SHIFT),
+                               0, &a->bypass_hwpt_id, errp)) {
+        error_prepend(errp, "%s: abort/bypass HWPT: ", accel_id(a));
+        goto fail;
+    }
+    trace_smmuv3_accel_viommu_alloc(accel_id(a), a->ioas_id, a->s2_hwpt_id,
+                                    a->viommu_id, a->abort_hwpt_id,
+                                    a->bypass_hwpt_id);
+    return true;
+
+fail:
+    smmuv3_accel_viommu_free(a);
+    return false;
+}
+
+/* ---- devices ------------------------------------------------------------ */
+
+static uint32_t accel_dev_sid(SMMUv3AccelDevice *d)
+{
+    return PCI_BUILD_BDF(pci_bus_num(d->bus), d->devfn);
+}
+
+static SMMUv3AccelDevice *accel_find_dev(SMMUv3AccelState *a, PCIBus *bus,
+                                         int devfn)
+{
+    SMMUv3AccelDevice *d;
+
+    QLIST_FOREACH(d, &a->devices, next) {
+        if (d->bus == bus && d->devfn == devfn) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static SMMUv3AccelDevice *accel_find_vsid(SMMUv3AccelState *a, uint32_t sid)
+{
+    SMMUv3AccelDevice *d;
+
+    QLIST_FOREACH(d, &a->devices, next) {
+        if (d->vdev_id && d->vsid == sid) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static bool accel_dev_attach(SMMUv3AccelDevice *d, uint32_t hwpt_id,
+                             Error **errp)
+{
+    if (d->attached_hwpt_id == hwpt_id) {
+        return true;
+    }
+    if (!host_iommu_device_iommufd_attach_hwpt(d->idev, hwpt_id, errp)) {
+        return false;
+    }
+    d->attached_hwpt_id = hwpt_id;
+    return true;
+}
+
+/* The vDEVICE for the device's current guest SID, made on first need. */
+static bool accel_dev_ensure_vdev(SMMUv3AccelDevice *d, Error **errp)
+{
+    SMMUv3AccelState *a = d->accel;
+    uint32_t sid = accel_dev_sid(d);
+
+    if (d->vdev_id && d->vsid == sid) {
+        return true;
+    }
+    if (d->vdev_id) {
+        /* The guest renumbered the bus: the old vSID goes. */
+        iommufd_backend_free_id(a->be, d->vdev_id);
+        d->vdev_id = 0;
+    }
+    if (!iommufd_backend_alloc_vdev(a->be, d->idev->devid, a->viommu_id, sid,
+                                    &d->vdev_id, errp)) {
+        return false;
+    }
+    d->vsid = sid;
+    trace_smmuv3_accel_vdev(d->name, sid, d->vdev_id);
+    return true;
+}
+
+/*
+ * Install @hwpt_id (abort, bypass) or, with @hwpt_id 0, a nested HWPT made
+ * from @vste. The previous per-device HWPT is freed once replaced.
+ */
+static bool accel_dev_install(SMMUv3AccelDevice *d, uint32_t hwpt_id,
+                              const uint64_t *vste, Error **errp)
+{
+    SMMUv3AccelState *a = d->accel;
+    uint32_t old = d->nested_hwpt_id, new_id = hwpt_id;
+
+    if (!hwpt_id) {
+        if (old && d->vste[0] == vste[0] && d->vste[1] == vste[1] &&
+            d->attached_hwpt_id == old && d->vsid == accel_dev_sid(d)) {
+            return true; /* nothing changed */
+        }
+        if (old && d->vsid != accel_dev_sid(d)) {
+            /* The vDEVICE must go with its SID: leave it unheld first. */
+            if (!accel_dev_attach(d, a->abort_hwpt_id, errp)) {
+                return false;
+            }
+            iommufd_backend_free_id(a->be, old);
+            d->nested_hwpt_id = old = 0;
+        }
+        if (!accel_dev_ensure_vdev(d, errp) ||
+            !accel_alloc_vste_hwpt(a, d->idev->devid, vste[0], vste[1],
+                                   &new_id, errp)) {
+            return false;
+        }
+    }
+    if (!accel_dev_attach(d, new_id, errp)) {
+        if (!hwpt_id) {
+            iommufd_backend_free_id(a->be, new_id);
+        }
+        return false;
+    }
+    if (!hwpt_id) {
+        d->nested_hwpt_id = new_id;
+        d->vste[0] = vste[0];
+        d->vste[1] = vste[1];
+    } else {
+        d->nested_hwpt_id = 0;
+    }
+    if (old && old != d->nested_hwpt_id) {
+        iommufd_backend_free_id(a->be, old);
+    }
+    trace_smmuv3_accel_install(d->name, accel_dev_sid(d),
+                               hwpt_id == a->abort_hwpt_id ? "abort" :
+                               hwpt_id == a->bypass_hwpt_id ? "bypass" :
+                               "nested", new_id, hwpt_id ? 0 : vste[0],
+                               hwpt_id ? 0 : vste[1]);
+    return true;
+}
+
+/* What the guest's configuration asks for this device, installed. */
+static void accel_dev_update(SMMUv3AccelDevice *d)
+{
+    SMMUv3AccelState *a = d->accel;
+    SMMUv3State *s = a->smmu;
+    uint32_t sid = accel_dev_sid(d);
+    SMMUEventInfo event = { .sid = sid, .inval_ste_allowed = true };
+    Error *err = NULL;
+    uint64_t vste[2];
+    STE ste;
+    unsigned cfg;
+
+    if (!a->viommu_id) {
+        return;
+    }
+    if (!smmu_enabled(s)) {
+        accel_dev_install(d, FIELD_EX32(s->gbpa, GBPA, ABORT) ?
+                          a->abort_hwpt_id : a->bypass_hwpt_id, NULL, &err);
+        goto out;
+    }
+    if (smmu_find_ste(s, sid, &ste, &event)) {
+        accel_dev_install(d, a->abort_hwpt_id, NULL, &err);
+        goto out;
+    }
+    vste[0] = ((uint64_t)le32_to_cpu(ste.word[1]) << 32) |
+              le32_to_cpu(ste.word[0]);
+    vste[1] = ((uint64_t)le32_to_cpu(ste.word[3]) << 32) |
+              le32_to_cpu(ste.word[2]);
+    cfg = (vste[0] & VSTE0_CFG_MASK) >> VSTE0_CFG_SHIFT;
+
+    if (!(vste[0] & VSTE0_V) || cfg == VSTE0_CFG_ABORT) {
+        accel_dev_install(d, a->abort_hwpt_id, NULL, &err);
+    } else if (cfg == VSTE0_CFG_BYPASS) {
+        accel_dev_install(d, a->bypass_hwpt_id, NULL, &err);
+    } else if (cfg == VSTE0_CFG_S1) {
+        vste[0] &= VSTE0_ALLOWED;
+        vste[1] &= VSTE1_ALLOWED;
+        if (!a->ats) {
+            vste[1] &= ~(3ULL << VSTE1_EATS_SHIFT);
+        }
+        if (!accel_dev_install(d, 0, vste, &err)) {
+            qemu_log_mask(LOG_GUEST_ERROR, "%s: SID 0x%x: the host refused "
+                          "the STE (%s); translation aborts\n", accel_id(a),
+                          sid, error_get_pretty(err));
+            error_free(err);
+            err = NULL;
+            accel_dev_install(d, a->abort_hwpt_id, NULL, &err);
+        }
+    } else {
+        qemu_log_mask(LOG_GUEST_ERROR, "%s: SID 0x%x: STE config %u needs "
+                      "stage 2, which this SMMU does not offer; translation "
+                      "aborts\n", accel_id(a), sid, cfg);
+        accel_dev_install(d, a->abort_hwpt_id, NULL, &err);
+    }
+out:
+    if (err) {
+        error_report_err(err);
+    }
+}
+
+void smmuv3_accel_update_all(SMMUv3State *s)
+{
+    SMMUv3AccelState *a = s->s_accel;
+    SMMUv3AccelDevice *d;
+
+    if (!a) {
+        return;
+    }
+    QLIST_FOREACH(d, &a->devices, next) {
+        accel_dev_update(d);
+    }
+}
+
+void smmuv3_accel_ste_changed(SMMUv3State *s, uint32_t start, uint32_t end)
+{
+    SMMUv3AccelState *a = s->s_accel;
+    SMMUv3AccelDevice *d;
+
+    if (!a) {
+        return;
+    }
+    QLIST_FOREACH(d, &a->devices, next) {
+        uint32_t sid = accel_dev_sid(d);
+
+        if (sid >= start && sid <= end) {
+            accel_dev_update(d);
+        }
+    }
+}
+
+/* Give the device back to vfio's own domain and drop what it held. */
+static void accel_dev_release(SMMUv3AccelDevice *d)
+{
+    SMMUv3AccelState *a = d->accel;
+    Error *err = NULL;
+
+    if (d->attached_hwpt_id &&
+        !host_iommu_device_iommufd_attach_hwpt(d->idev, d->idev->hwpt_id,
+                                               &err)) {
+        error_report_err(err);
+    }
+    d->attached_hwpt_id = 0;
+    if (d->nested_hwpt_id) {
+        iommufd_backend_free_id(a->be, d->nested_hwpt_id);
+        d->nested_hwpt_id = 0;
+    }
+    if (d->vdev_id) {
+        iommufd_backend_free_id(a->be, d->vdev_id);
+        d->vdev_id = 0;
+    }
+}
+
+static void accel_dev_free(SMMUv3AccelDevice *d)
+{
+    SMMUv3AccelState *a = d->accel;
+
+    trace_smmuv3_accel_unset_device(d->name, d->devfn);
+    accel_dev_release(d);
+    QLIST_REMOVE(d, next);
+    object_unref(OBJECT(d->idev));
+    g_free(d->name);
+    g_free(d);
+    if (QLIST_EMPTY(&a->devices)) {
+        smmuv3_accel_viommu_free(a);
+    }
+}
+
+static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
+                                          int devfn, HostIOMMUDevice *hiod,
+                                          Error **errp)
+{
+    SMMUv3State *s = opaque;
+    SMMUv3AccelState *a = s->s_accel;
+    HostIOMMUDeviceIOMMUFD *idev;
+    SMMUv3AccelDevice *d;
+    bool first = QLIST_EMPTY(&a->devices);
+
+    if (!object_dynamic_cast(OBJECT(hiod), TYPE_HOST_IOMMU_DEVICE_IOMMUFD)) {
+        error_setg(errp, "%s: %s is not bound to iommufd", accel_id(a),
+                   hiod->name);
+        error_append_hint(errp, "An accel=on SMMU serves vfio-pci devices "
+                          "with iommufd=<id> only.\n");
+        return false;
+    }
+    idev = HOST_IOMMU_DEVICE_IOMMUFD(hiod);
+    if (hiod->caps.type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+        error_setg(errp, "%s: %s is not behind an ARM SMMUv3 on the host "
+                   "(IOMMU type %u)", accel_id(a), hiod->name, hiod->caps.type);
+        return false;
+    }
+    if (!first && a->be != idev->iommufd) {
+        error_setg(errp, "%s: %s uses another iommufd object than the "
+                   "devices already on this SMMU", accel_id(a), hiod->name);
+        return false;
+    }
+    if (!accel_check_host(a, hiod->name, &hiod->caps.vendor_caps.smmuv3,
+                          errp)) {
+        return false;
+    }
+    if (first && !smmuv3_accel_viommu_alloc(a, idev, errp)) {
+        return false;
+    }
+
+    d = g_new0(SMMUv3AccelDevice, 1);
+    d->accel = a;
+    d->bus = bus;
+    d->devfn = devfn;
+    d->name = g_strdup(hiod->name);
+    d->idev = idev;
+    object_ref(OBJECT(idev));
+    QLIST_INSERT_HEAD(&a->devices, d, next);
+    trace_smmuv3_accel_set_device(d->name, devfn, idev->devid);
+
+    /* Start from abort: a device on another host SMMU fails right here. */
+    if (!accel_dev_attach(d, a->abort_hwpt_id, errp)) {
+        error_prepend(errp, "%s: cannot attach %s to this vIOMMU: ",
+                      accel_id(a), d->name);
+        error_append_hint(errp, "Each accel=on SMMU serves the devices of "
+                          "one host SMMU; put devices of another host SMMU "
+                          "behind their own arm-smmuv3 on a pxb-pcie.\n");
+        accel_dev_free(d);
+        return false;
+    }
+    accel_dev_update(d);
+    return true;
+}
+
+static void smmuv3_accel_unset_iommu_device(PCIBus *bus, void *opaque,
+                                            int devfn)
+{
+    SMMUv3State *s = opaque;
+    SMMUv3AccelDevice *d = accel_find_dev(s->s_accel, bus, devfn);
+
+    if (d) {
+        accel_dev_free(d);
+    }
+}
+
+/*
+ * vfio-pci devices get the system address space: vfio maps all guest RAM
+ * into the IOAS, the stage 2 the host nests the guest's stage 1 over.
+ */
+static AddressSpace *smmuv3_accel_find_add_as(PCIBus *bus, void *opaque,
+                                              int devfn)
+{
+    PCIDevice *pdev = bus->devices[devfn];
+    AddressSpace *as = smmu_find_add_as(bus, opaque, devfn);
+
+    if (pdev && object_dynamic_cast(OBJECT(pdev), "vfio-pci")) {
+        return &address_space_memory;
+    }
+    return as;
+}
+
+const PCIIOMMUOps smmuv3_accel_iommu_ops = {
+    .get_address_space = smmuv3_accel_find_add_as,
+    .set_iommu_device = smmuv3_accel_set_iommu_device,
+    .unset_iommu_device = smmuv3_accel_unset_iommu_device,
+};
+
+/* ---- invalidations -------------------------------------------------- */
+
+void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error)
+{
+    SMMUv3AccelState *a = s->s_accel;
+    uint32_t n, done;
+    Error *err = NULL;
+
+    if (!a || !a->batch_n) {
+        return;
+    }
+    n = done = a->batch_n;
+    a->batch_n = 0;
+    a->inv_ioctls++;
+    if (iommufd_backend_invalidate_cache(a->be, a->viommu_id,
+                                         IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                                         sizeof(a->batch[0]), &done, a->batch,
+                                         &err)) {
+        trace_smmuv3_accel_flush(accel_id(a), n, done, 0);
+        return;
+    }
+    a->inv_failures++;
+    trace_smmuv3_accel_flush(accel_id(a), n, done, -1);
+    if (done >= n) {
+        done = n - 1;
+    }
+    qemu_log_mask(LOG_GUEST_ERROR, "%s: invalidation %u of a batch of %u "
+                  "refused by the host: %s\n", accel_id(a), done, n,
+                  error_get_pretty(err));
+    error_free(err);
+    /* CONS points at the command the host refused. */
+    s->cmdq.cons = deposit32(s->cmdq.cons, 0, s->cmdq.log2size + 1,
+                             a->batch_cons + done);
+    *cmd_error = SMMU_CERROR_ILL;
+}
+
+bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error)
+{
+    SMMUv3AccelState *a = s->s_accel;
+    uint32_t type = CMD_TYPE(cmd);
+    bool has_sid = false;
+
+    switch (type) {
+    case SMMU_CMD_CFGI_CD:
+    case SMMU_CMD_CFGI_CD_ALL:
+        has_sid = true;
+        break;
+    case SMMU_CMD_ATC_INV:
+        if (!a->ats) {
+            goto not_ours;
+        }
+        has_sid = true;
+        break;
+    case SMMU_CMD_TLBI_NH_ALL:
+    case SMMU_CMD_TLBI_NH_ASID:
+    case SMMU_CMD_TLBI_NH_VA:
+    case SMMU_CMD_TLBI_NH_VAA:
+    case SMMU_CMD_TLBI_NSNH_ALL:
+        break;
+    default:
+        goto not_ours;
+    }
+
+    /*
+     * Nothing on the host caches for a SID without a vDEVICE, nor for
+     * anything while no vIOMMU exists: such commands complete at once.
+     */
+    if (!a->viommu_id || (has_sid && !accel_find_vsid(a, CMD_SID(cmd)))) {
+        a->cmds_dropped++;
+        trace_smmuv3_accel_drop(smmu_cmd_string(type),
+                                has_sid ? CMD_SID(cmd) : 0);
+        return true;
+    }
+    if (a->batch_n == ACCEL_BATCH_MAX) {
+        smmuv3_accel_flush(s, cmd_error);
+        if (*cmd_error) {
+            return false;
+        }
+    }
+    if (!a->batch_n) {
+        a->batch_cons = s->cmdq.cons;
+    }
+    a->batch[a->batch_n][0] = cpu_to_le64(((uint64_t)cmd->word[1] << 32) |
+                                          cmd->word[0]);
+    a->batch[a->batch_n][1] = cpu_to_le64(((uint64_t)cmd->word[3] << 32) |
+                                          cmd->word[2]);
+    a->batch_n++;
+    a->cmds_forwarded++;
+    return true;
+
+not_ours:
+    smmuv3_accel_flush(s, cmd_error);
+    return false;
+}
+
+/* ---- realize and teardown ---------------------------------------------- */
+
+static void smmuv3_accel_exit(Notifier *n, void *data)
+{
+    SMMUv3AccelState *a = container_of(n, SMMUv3AccelState, exit_notifier);
+
+    /* Leave the host as we found it: every object of ours destroyed. */
+    while (!QLIST_EMPTY(&a->devices)) {
+        accel_dev_free(QLIST_FIRST(&a->devices));
+    }
+}
+
+static void smmuv3_accel_machine_done(Notifier *n, void *data)
+{
+    SMMUv3AccelState *a = container_of(n, SMMUv3AccelState, machine_done);
+    g_autofree char *autos = NULL;
+
+    if (a->resolved) {
+        return;
+    }
+    autos = accel_unresolved_autos(a->smmu);
+    if (*autos) {
+        error_report("%s: no vfio-pci device is cold-plugged behind this "
+                     "accel=on SMMU, so 'auto' cannot be resolved from the "
+                     "host before the guest boots", accel_id(a));
+        error_printf("Set explicitly on the arm-smmuv3 device: %s\n", autos);
+        exit(1);
+    }
+    /* All explicit: the guest gets exactly what was asked for. */
+    a->ril = a->smmu->ril == ON_OFF_AUTO_ON;
+    a->ats = a->smmu->ats == ON_OFF_AUTO_ON;
+    a->oas_bits = atoi(a->smmu->oas);
+    a->ssidsize = atoi(a->smmu->ssidsize);
+    a->granules = R_IDR5_GRAN4K_MASK | R_IDR5_GRAN64K_MASK;
+    a->resolved = true;
+    trace_smmuv3_accel_resolved(accel_id(a), a->ril, a->ats, a->oas_bits,
+                                a->ssidsize, a->granules);
 }
 
 bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
 {
+    SMMUv3AccelState *a;
+    int v;
+
     if (s->stage && strcmp(s->stage, "1")) {
         error_setg(errp, "arm-smmuv3: accel=on requires stage=1, not stage=%s",
                    s->stage);
@@ -32,6 +837,26 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
                           "'stage' property or set stage=1.\n");
         return false;
     }
-    trace_smmuv3_accel_realize(DEVICE(s)->id ? DEVICE(s)->id : "");
+    if (!parse_auto_uint("oas", s->oas, 44, 48, &v, errp)) {
+        return false;
+    }
+    if (v >= 0 && v != 44 && v != 48) {
+        error_setg(errp, "arm-smmuv3: invalid oas=%s", s->oas);
+        error_append_hint(errp, "Valid values: auto, 44 or 48.\n");
+        return false;
+    }
+    if (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, errp)) {
+        return false;
+    }
+
+    a = g_new0(SMMUv3AccelState, 1);
+    a->smmu = s;
+    QLIST_INIT(&a->devices);
+    s->s_accel = a;
+    a->exit_notifier.notify = smmuv3_accel_exit;
+    qemu_add_exit_notifier(&a->exit_notifier);
+    a->machine_done.notify = smmuv3_accel_machine_done;
+    qemu_add_machine_init_done_notifier(&a->machine_done);
+    trace_smmuv3_accel_realize(accel_id(a));
     return true;
 }

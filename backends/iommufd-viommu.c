@@ -1,0 +1,139 @@
+/*
+ * iommufd helpers for virtual IOMMUs: vIOMMU, vDEVICE, HW queue, vEVENTQ
+ * and the mmap of a vIOMMU's region.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "system/iommufd-viommu.h"
+#include "trace.h"
+#include <sys/ioctl.h>
+#include <linux/iommufd.h>
+
+bool iommufd_backend_alloc_viommu(IOMMUFDBackend *be, uint32_t dev_id,
+                                  uint32_t viommu_type, uint32_t hwpt_id,
+                                  void *data, uint32_t data_len,
+                                  uint32_t *out_viommu_id, Error **errp)
+{
+    struct iommu_viommu_alloc cmd = {
+        .size = sizeof(cmd),
+        .type = viommu_type,
+        .dev_id = dev_id,
+        .hwpt_id = hwpt_id,
+        .data_len = data_len,
+        .data_uptr = (uintptr_t)data,
+    };
+    int ret = ioctl(be->fd, IOMMU_VIOMMU_ALLOC, &cmd);
+
+    trace_iommufd_backend_alloc_viommu(be->fd, dev_id, viommu_type, hwpt_id,
+                                       cmd.out_viommu_id, ret ? errno : 0);
+    if (ret) {
+        error_setg_errno(errp, errno, "IOMMU_VIOMMU_ALLOC (type %u) failed",
+                         viommu_type);
+        return false;
+    }
+    *out_viommu_id = cmd.out_viommu_id;
+    return true;
+}
+
+bool iommufd_backend_alloc_vdev(IOMMUFDBackend *be, uint32_t dev_id,
+                                uint32_t viommu_id, uint64_t virt_id,
+                                uint32_t *out_vdev_id, Error **errp)
+{
+    struct iommu_vdevice_alloc cmd = {
+        .size = sizeof(cmd),
+        .viommu_id = viommu_id,
+        .dev_id = dev_id,
+        .virt_id = virt_id,
+    };
+    int ret = ioctl(be->fd, IOMMU_VDEVICE_ALLOC, &cmd);
+
+    trace_iommufd_backend_alloc_vdev(be->fd, dev_id, viommu_id, virt_id,
+                                     cmd.out_vdevice_id, ret ? errno : 0);
+    if (ret) {
+        error_setg_errno(errp, errno, "IOMMU_VDEVICE_ALLOC (virt_id 0x%"
+                         PRIx64 ") failed", virt_id);
+        return false;
+    }
+    *out_vdev_id = cmd.out_vdevice_id;
+    return true;
+}
+
+bool iommufd_backend_alloc_hw_queue(IOMMUFDBackend *be, uint32_t viommu_id,
+                                    uint32_t queue_type, uint32_t index,
+                                    uint64_t addr, uint64_t length,
+                                    uint32_t *out_hw_queue_id, Error **errp)
+{
+    struct iommu_hw_queue_alloc cmd = {
+        .size = sizeof(cmd),
+        .viommu_id = viommu_id,
+        .type = queue_type,
+        .index = index,
+        .nesting_parent_iova = addr,
+        .length = length,
+    };
+    int ret = ioctl(be->fd, IOMMU_HW_QUEUE_ALLOC, &cmd);
+
+    trace_iommufd_backend_alloc_hw_queue(be->fd, viommu_id, queue_type, index,
+                                         addr, length, cmd.out_hw_queue_id,
+                                         ret ? errno : 0);
+    if (ret) {
+        error_setg_errno(errp, errno, "IOMMU_HW_QUEUE_ALLOC (index %u, iova 0x%"
+                         PRIx64 ", length 0x%" PRIx64 ") failed",
+                         index, addr, length);
+        return false;
+    }
+    *out_hw_queue_id = cmd.out_hw_queue_id;
+    return true;
+}
+
+bool iommufd_backend_alloc_veventq(IOMMUFDBackend *be, uint32_t viommu_id,
+                                   uint32_t veventq_type, uint32_t depth,
+                                   uint32_t *out_veventq_id, int *out_fd,
+                                   Error **errp)
+{
+    struct iommu_veventq_alloc cmd = {
+        .size = sizeof(cmd),
+        .viommu_id = viommu_id,
+        .type = veventq_type,
+        .veventq_depth = depth,
+    };
+    int ret = ioctl(be->fd, IOMMU_VEVENTQ_ALLOC, &cmd);
+
+    trace_iommufd_backend_alloc_veventq(be->fd, viommu_id, veventq_type, depth,
+                                        cmd.out_veventq_id, cmd.out_veventq_fd,
+                                        ret ? errno : 0);
+    if (ret) {
+        error_setg_errno(errp, errno, "IOMMU_VEVENTQ_ALLOC (type %u) failed",
+                         veventq_type);
+        return false;
+    }
+    *out_veventq_id = cmd.out_veventq_id;
+    *out_fd = cmd.out_veventq_fd;
+    return true;
+}
+
+void *iommufd_backend_viommu_mmap(IOMMUFDBackend *be, uint64_t offset,
+                                  uint64_t length, Error **errp)
+{
+    void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, be->fd,
+                   offset);
+
+    trace_iommufd_backend_viommu_mmap(be->fd, offset, length,
+                                      p == MAP_FAILED ? errno : 0);
+    if (p == MAP_FAILED) {
+        error_setg_errno(errp, errno, "mmap of the vIOMMU region (offset 0x%"
+                         PRIx64 ", length 0x%" PRIx64 ") failed",
+                         offset, length);
+        return NULL;
+    }
+    return p;
+}
+
+void iommufd_backend_viommu_munmap(void *addr, uint64_t length)
+{
+    trace_iommufd_backend_viommu_munmap(addr, length);
+    munmap(addr, length);
+}

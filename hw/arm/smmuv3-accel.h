@@ -1,0 +1,53 @@
+/*
+ * Accelerated SMMUv3 (accel=on): nested translation by the host SMMU
+ * through iommufd. Hooks called from smmuv3.c.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_ARM_SMMUV3_ACCEL_H
+#define HW_ARM_SMMUV3_ACCEL_H
+
+#include "hw/arm/smmuv3.h"
+#include "smmuv3-internal.h"
+
+typedef struct SMMUv3AccelState SMMUv3AccelState;
+
+/* The PCIIOMMUOps an accel SMMU installs on its buses. */
+extern const PCIIOMMUOps smmuv3_accel_iommu_ops;
+
+/* Property descriptions, from the SMMU's class_init. */
+void smmuv3_accel_class_init(ObjectClass *klass);
+
+/*
+ * From the SMMU's realize when accel=on: check the properties, set up
+ * accelerated mode. false with @errp set on what it cannot serve.
+ */
+bool smmuv3_accel_realize(SMMUv3State *s, Error **errp);
+
+/* At reset, after the emulated ID registers are set: what the host gives. */
+void smmuv3_accel_init_regs(SMMUv3State *s);
+
+/*
+ * CR0.SMMUEN, GBPA or the whole configuration changed (reset): install
+ * the HWPT each device's current guest configuration asks for.
+ */
+void smmuv3_accel_update_all(SMMUv3State *s);
+
+/* CFGI_STE / CFGI_STE_RANGE / CFGI_ALL for SIDs [@start, @end]. */
+void smmuv3_accel_ste_changed(SMMUv3State *s, uint32_t start, uint32_t end);
+
+/*
+ * Offer a command to the accelerated path while consuming the guest's
+ * command queue at CONS. Forwardable invalidations are batched and taken
+ * (true: the caller advances CONS and goes on). Any other command first
+ * flushes the batch, to keep the guest's order, and is left to the caller
+ * (false). A batch the kernel fails at entry k sets *cmd_error to
+ * CERROR_ILL and CONS to that entry's command.
+ */
+bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error);
+
+/* End of the queue (or a stop): send what is batched. */
+void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error);
+
+#endif /* HW_ARM_SMMUV3_ACCEL_H */

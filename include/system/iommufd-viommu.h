@@ -1,0 +1,42 @@
+/*
+ * iommufd helpers for virtual IOMMUs: vIOMMU, vDEVICE, HW queue, vEVENTQ
+ * and the mmap of a vIOMMU's region.
+ *
+ * Every object made here is an iommufd object id, freed through the one
+ * path QEMU has for that: iommufd_backend_free_id(). Each helper reports
+ * the kernel's errno in @errp.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef SYSTEM_IOMMUFD_VIOMMU_H
+#define SYSTEM_IOMMUFD_VIOMMU_H
+
+#include "system/iommufd.h"
+
+bool iommufd_backend_alloc_viommu(IOMMUFDBackend *be, uint32_t dev_id,
+                                  uint32_t viommu_type, uint32_t hwpt_id,
+                                  void *data, uint32_t data_len,
+                                  uint32_t *out_viommu_id, Error **errp);
+
+bool iommufd_backend_alloc_vdev(IOMMUFDBackend *be, uint32_t dev_id,
+                                uint32_t viommu_id, uint64_t virt_id,
+                                uint32_t *out_vdev_id, Error **errp);
+
+bool iommufd_backend_alloc_hw_queue(IOMMUFDBackend *be, uint32_t viommu_id,
+                                    uint32_t queue_type, uint32_t index,
+                                    uint64_t addr, uint64_t length,
+                                    uint32_t *out_hw_queue_id, Error **errp);
+
+/* On success *out_fd is an O_CLOEXEC fd the caller closes before freeing. */
+bool iommufd_backend_alloc_veventq(IOMMUFDBackend *be, uint32_t viommu_id,
+                                   uint32_t veventq_type, uint32_t depth,
+                                   uint32_t *out_veventq_id, int *out_fd,
+                                   Error **errp);
+
+/* Map a region handed out by IOMMU_VIOMMU_ALLOC; NULL with @errp set. */
+void *iommufd_backend_viommu_mmap(IOMMUFDBackend *be, uint64_t offset,
+                                  uint64_t length, Error **errp);
+void iommufd_backend_viommu_munmap(void *addr, uint64_t length);
+
+#endif /* SYSTEM_IOMMUFD_VIOMMU_H */
