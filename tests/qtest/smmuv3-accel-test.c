@@ -10,6 +10,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
+#include "standin-qtest.h"
 
 /* Does device-list-properties for arm-smmuv3 list @name with type @type? */
 static bool smmu_has_property(QTestState *qts, const char *name,
@@ -114,6 +115,441 @@ static void test_default_machine_smmuv3_starts(void)
     qtest_quit(qts);
 }
 
+
+/* ---- against the stand-in for the host kernel --------------------------- */
+
+#define HOST_CONF \
+    "[host]\n" \
+    "page_size = 4096\n" \
+    "[smmu smmu0]\n" \
+    "nesting = yes\n" \
+    "cmdqv = yes\n" \
+    "[pci 0000:01:00.0]\n" \
+    "smmu = smmu0\n" \
+    "vendor = 0x10de\n" \
+    "device = 0x2342\n" \
+    "class = 0x030200\n" \
+    "sid = 0x100\n" \
+    "bar0 = 16M\n"
+
+#define HOST_CONF_NONEST \
+    "[smmu smmu0]\n" \
+    "nesting = no\n" \
+    "[pci 0000:01:00.0]\n" \
+    "smmu = smmu0\n" \
+    "sid = 0x100\n" \
+    "bar0 = 64K\n"
+
+/* Guest RAM layout used by the tests (virt RAM starts at 1 GiB) */
+#define G_STRTAB    0x40100000ULL   /* linear stream table, 256 STEs */
+#define G_CMDQ      0x40200000ULL   /* 256 commands */
+#define G_CD        0x40300000ULL
+#define CMDQ_LOG2   8
+
+/* SMMUv3 registers */
+#define R_IDR0          0x0
+#define R_IDR3          0xc
+#define R_IDR5          0x14
+#define R_CR0           0x20
+#define R_CR0ACK        0x24
+#define R_GBPA          0x44
+#define R_GERROR        0x60
+#define R_GERRORN       0x64
+#define R_STRTAB_BASE   0x80
+#define R_STRTAB_CFG    0x88
+#define R_CMDQ_BASE     0x90
+#define R_CMDQ_PROD     0x98
+#define R_CMDQ_CONS     0x9c
+#define CR0_SMMUEN      (1 << 0)
+#define CR0_CMDQEN      (1 << 3)
+
+/* The vfio-pci device sits at pcie.0 slot 2: guest SID 0x10. */
+#define DEV_SID         0x10
+#define DEV_ARGS \
+    "-device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,sysfsdev="
+
+typedef struct Guest {
+    QTestState *qts;
+    StandinHost *host;
+    uint64_t smmu;      /* MMIO base */
+    uint32_t prod;      /* our copy of CMDQ_PROD (with wrap) */
+} Guest;
+
+static void guest_start(Guest *g, const char *conf, const char *smmu_opts,
+                        bool with_dev)
+{
+    g_autofree char *sysfs = NULL;
+    g_autofree char *args = NULL;
+
+    g->host = standin_host_new(conf);
+    sysfs = standin_sysfsdev(g->host, "0000:01:00.0");
+    args = g_strdup_printf("-M virt -display none -nodefaults "
+                           "-object iommufd,id=iommufd0 "
+                           "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,"
+                           "accel=on%s%s %s%s",
+                           smmu_opts ? "," : "", smmu_opts ? smmu_opts : "",
+                           with_dev ? DEV_ARGS : "", with_dev ? sysfs : "");
+    g->qts = standin_qtest_start(g->host, args);
+    g->smmu = qtest_mtree_base(g->qts, "arm-smmuv3");
+    g->prod = 0;
+}
+
+static void guest_stop(Guest *g, bool assert_clean)
+{
+    qtest_quit(g->qts);
+    if (assert_clean) {
+        standin_assert_clean_exit(g->host);
+    }
+    standin_host_free(g->host);
+}
+
+/* Stream table, command queue, SMMUEN, as a driver's probe does. */
+static void guest_smmu_enable(Guest *g)
+{
+    QTestState *q = g->qts;
+
+    qtest_memset(q, G_STRTAB, 0, 256 * 64);
+    qtest_writeq(q, g->smmu + R_STRTAB_BASE, G_STRTAB);
+    qtest_writel(q, g->smmu + R_STRTAB_CFG, 8);     /* linear, 2^8 STEs */
+    qtest_writeq(q, g->smmu + R_CMDQ_BASE, G_CMDQ | CMDQ_LOG2);
+    qtest_writel(q, g->smmu + R_CMDQ_PROD, 0);
+    qtest_writel(q, g->smmu + R_CMDQ_CONS, 0);
+    qtest_writel(q, g->smmu + R_CR0, CR0_CMDQEN);
+    qtest_writel(q, g->smmu + R_CR0, CR0_CMDQEN | CR0_SMMUEN);
+    g_assert_cmphex(qtest_readl(q, g->smmu + R_CR0ACK), ==,
+                    CR0_CMDQEN | CR0_SMMUEN);
+}
+
+static void guest_cmd(Guest *g, uint64_t w0, uint64_t w1)
+{
+    uint32_t idx = g->prod & ((1 << CMDQ_LOG2) - 1);
+
+    qtest_writeq(g->qts, G_CMDQ + idx * 16, w0);
+    qtest_writeq(g->qts, G_CMDQ + idx * 16 + 8, w1);
+    g->prod = (g->prod + 1) & ((2 << CMDQ_LOG2) - 1);
+}
+
+static void guest_cmdq_kick(Guest *g)
+{
+    qtest_writel(g->qts, g->smmu + R_CMDQ_PROD, g->prod);
+}
+
+static uint32_t guest_cmdq_cons(Guest *g)
+{
+    return qtest_readl(g->qts, g->smmu + R_CMDQ_CONS);
+}
+
+#define CMD_CFGI_STE(sid)   (0x03ULL | ((uint64_t)(sid) << 32))
+#define CMD_SYNC            0x46ULL
+#define CMD_TLBI_NH_VA(asid) (0x12ULL | ((uint64_t)(asid) << 48))
+
+static void guest_write_ste(Guest *g, uint32_t sid, uint64_t w0, uint64_t w1)
+{
+    qtest_memset(g->qts, G_STRTAB + sid * 64, 0, 64);
+    qtest_writeq(g->qts, G_STRTAB + sid * 64, w0);
+    qtest_writeq(g->qts, G_STRTAB + sid * 64 + 8, w1);
+}
+
+static void guest_install_ste(Guest *g, uint32_t sid, uint64_t w0, uint64_t w1)
+{
+    guest_write_ste(g, sid, w0, w1);
+    guest_cmd(g, CMD_CFGI_STE(sid), 1 /* leaf */);
+    guest_cmd(g, CMD_SYNC, 0);
+    guest_cmdq_kick(g);
+    g_assert_cmphex(guest_cmdq_cons(g), ==, g->prod);
+}
+
+/* The one device object of the dump and the HWPT it is attached to. */
+static QDict *dump_device(QDict *dump)
+{
+    g_autoptr(GPtrArray) devs = standin_objects(dump, "device");
+
+    g_assert_cmpint(devs->len, ==, 1);
+    return g_ptr_array_index(devs, 0);
+}
+
+static QDict *dump_single(QDict *dump, const char *type)
+{
+    g_autoptr(GPtrArray) objs = standin_objects(dump, type);
+
+    g_assert_cmpint(objs->len, ==, 1);
+    return g_ptr_array_index(objs, 0);
+}
+
+/* The nested HWPT with vSTE word 0 == @w0, or NULL. */
+static QDict *dump_nested_with_ste0(QDict *dump, uint64_t w0)
+{
+    g_autoptr(GPtrArray) objs = standin_objects(dump, "hwpt_nested");
+
+    for (int i = 0; i < objs->len; i++) {
+        QDict *o = g_ptr_array_index(objs, i);
+        if (standin_hex(o, "ste", 0) == w0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+#define STE0_V          1ULL
+#define STE0_CFG(c)     ((uint64_t)(c) << 1)
+#define STE0_S1CTXPTR(a) ((a) & 0x000fffffffffffc0ULL)
+#define STE1_S1CIR(x)   ((uint64_t)(x) << 2)
+#define STE1_S1COR(x)   ((uint64_t)(x) << 4)
+#define STE1_S1CSH(x)   ((uint64_t)(x) << 6)
+#define STE1_EATS(x)    ((uint64_t)(x) << 28)
+#define STE1_STRW(x)    ((uint64_t)(x) << 30)
+
+static void test_coldplug_viommu(void)
+{
+    Guest g;
+    QDict *d, *dev, *viommu, *s2, *attached;
+
+    guest_start(&g, HOST_CONF, NULL, true);
+    d = standin_dump(g.host);
+    viommu = dump_single(d, "viommu");
+    g_assert_cmpstr(qdict_get_str(viommu, "viommu_type"), ==, "arm_smmuv3");
+    s2 = standin_object(d, qdict_get_int(viommu, "hwpt"));
+    g_assert_nonnull(s2);
+    g_assert_cmpstr(qdict_get_str(s2, "type"), ==, "hwpt_paging");
+    g_assert_true(qdict_get_bool(s2, "nest_parent"));
+    /* SMMU disabled and GBPA.ABORT clear after reset: bypass */
+    dev = dump_device(d);
+    attached = standin_object(d, qdict_get_int(dev, "attached"));
+    g_assert_nonnull(attached);
+    g_assert_cmpstr(qdict_get_str(attached, "type"), ==, "hwpt_nested");
+    g_assert_cmphex(standin_hex(attached, "ste", 0), ==, STE0_V | STE0_CFG(4));
+    /* No vDEVICE before the guest configures the device's STE */
+    g_assert_cmpint(standin_objects(d, "vdevice")->len, ==, 0);
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
+static void test_ste_to_nested_hwpt(void)
+{
+    const uint64_t w0 = STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD) |
+                        (1ULL << 55) /* not a vSTE field */;
+    const uint64_t w1 = STE1_S1CIR(1) | STE1_S1COR(1) | STE1_S1CSH(3) |
+                        STE1_EATS(1) | STE1_STRW(2);
+    Guest g;
+    QDict *d, *dev, *hwpt, *vdev;
+
+    guest_start(&g, HOST_CONF, "ats=off", true);
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, w0, w1);
+
+    d = standin_dump(g.host);
+    dev = dump_device(d);
+    hwpt = standin_object(d, qdict_get_int(dev, "attached"));
+    g_assert_nonnull(hwpt);
+    g_assert_cmpstr(qdict_get_str(hwpt, "type"), ==, "hwpt_nested");
+    /* Only the fields the kernel allows; EATS dropped with ats=off */
+    g_assert_cmphex(standin_hex(hwpt, "ste", 0), ==, w0 & ~(1ULL << 55));
+    g_assert_cmphex(standin_hex(hwpt, "ste", 1), ==,
+                    STE1_S1CIR(1) | STE1_S1COR(1) | STE1_S1CSH(3));
+    vdev = dump_single(d, "vdevice");
+    g_assert_cmpint(qdict_get_int(vdev, "virt_id"), ==, DEV_SID);
+    g_assert_cmpint(qdict_get_int(vdev, "psid"), ==, 0x100);
+    g_assert_cmpint(qdict_get_int(vdev, "viommu"), ==,
+                    qdict_get_int(dump_single(d, "viommu"), "id"));
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
+static void test_abort_bypass_transitions(void)
+{
+    const uint64_t s1 = STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD);
+    Guest g;
+    QDict *d, *att;
+    int64_t nested_id;
+
+    guest_start(&g, HOST_CONF, NULL, true);
+    guest_smmu_enable(&g);
+
+    guest_install_ste(&g, DEV_SID, s1, 0);
+    d = standin_dump(g.host);
+    nested_id = qdict_get_int(dump_device(d), "attached");
+    qobject_unref(d);
+
+    /* Cfg = abort: the shared abort HWPT, the nested one freed */
+    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(0), 0);
+    d = standin_dump(g.host);
+    att = standin_object(d, qdict_get_int(dump_device(d), "attached"));
+    g_assert_cmphex(standin_hex(att, "ste", 0), ==, 0);
+    g_assert_null(standin_object(d, nested_id));
+    qobject_unref(d);
+
+    /* Cfg = bypass */
+    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(4), 0);
+    d = standin_dump(g.host);
+    att = standin_object(d, qdict_get_int(dump_device(d), "attached"));
+    g_assert_cmphex(standin_hex(att, "ste", 0), ==, STE0_V | STE0_CFG(4));
+    qobject_unref(d);
+
+    /* V = 0: abort */
+    guest_install_ste(&g, DEV_SID, STE0_CFG(5), 0);
+    d = standin_dump(g.host);
+    att = standin_object(d, qdict_get_int(dump_device(d), "attached"));
+    g_assert_cmphex(standin_hex(att, "ste", 0), ==, 0);
+    qobject_unref(d);
+
+    /* SMMU off with GBPA.ABORT: abort; GBPA.ABORT clear: bypass */
+    guest_install_ste(&g, DEV_SID, s1, 0);
+    qtest_writel(g.qts, g.smmu + R_GBPA, (1u << 31) | (1u << 20));
+    qtest_writel(g.qts, g.smmu + R_CR0, CR0_CMDQEN);
+    d = standin_dump(g.host);
+    att = standin_object(d, qdict_get_int(dump_device(d), "attached"));
+    g_assert_cmphex(standin_hex(att, "ste", 0), ==, 0);
+    qobject_unref(d);
+    qtest_writel(g.qts, g.smmu + R_GBPA, 1u << 31);
+    d = standin_dump(g.host);
+    att = standin_object(d, qdict_get_int(dump_device(d), "attached"));
+    g_assert_cmphex(standin_hex(att, "ste", 0), ==, STE0_V | STE0_CFG(4));
+    qobject_unref(d);
+
+    /* Re-enabled: the guest's S1 STE again */
+    qtest_writel(g.qts, g.smmu + R_CR0, CR0_CMDQEN | CR0_SMMUEN);
+    d = standin_dump(g.host);
+    g_assert_nonnull(dump_nested_with_ste0(d, s1));
+    att = standin_object(d, qdict_get_int(dump_device(d), "attached"));
+    g_assert_cmphex(standin_hex(att, "ste", 0), ==, s1);
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
+static void test_invalidations_batched(void)
+{
+    Guest g;
+    QDict *d;
+    int64_t before;
+    QList *invs;
+    QDict *last;
+
+    guest_start(&g, HOST_CONF, NULL, true);
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD),
+                      0);
+    d = standin_dump(g.host);
+    before = qdict_get_int(d, "invalidation_ioctls");
+    qobject_unref(d);
+
+    for (int i = 0; i < 64; i++) {
+        guest_cmd(&g, CMD_TLBI_NH_VA(7), 0x1000ULL * (i + 1));
+    }
+    guest_cmd(&g, CMD_SYNC, 0);
+    guest_cmdq_kick(&g);
+    g_assert_cmphex(guest_cmdq_cons(&g), ==, g.prod);
+
+    d = standin_dump(g.host);
+    g_assert_cmpint(qdict_get_int(d, "invalidation_ioctls"), ==, before + 1);
+    invs = qdict_get_qlist(d, "invalidations");
+    last = NULL;
+    for (QListEntry *e = qlist_first(invs); e; e = qlist_next(e)) {
+        last = qobject_to(QDict, qlist_entry_obj(e));
+    }
+    g_assert_nonnull(last);
+    g_assert_cmpint(qdict_get_int(last, "entry_num"), ==, 64);
+    g_assert_cmpint(qdict_get_int(last, "errno"), ==, 0);
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
+static void test_host_without_nesting_refused(void)
+{
+    StandinHost *h = standin_host_new(HOST_CONF_NONEST);
+    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
+    g_autofree char *args = g_strdup_printf(
+        "-M virt -object iommufd,id=iommufd0 "
+        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on "
+        DEV_ARGS "%s", sysfs);
+    g_autofree char *err = standin_qemu_start_fails(h, args);
+
+    g_assert_nonnull(strstr(err, "smmu0"));
+    g_assert_nonnull(strstr(err, "nest"));
+    standin_host_free(h);
+}
+
+static void test_auto_without_coldplug_refused(void)
+{
+    StandinHost *h = standin_host_new(HOST_CONF);
+    g_autofree char *err = standin_qemu_start_fails(h,
+        "-M virt -object iommufd,id=iommufd0 "
+        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ats=off");
+
+    g_assert_nonnull(strstr(err, "'auto' cannot be resolved"));
+    g_assert_nonnull(strstr(err, "ril=on|off oas=44|48 ssidsize=0..20"));
+    g_assert_null(strstr(err, "ats=on|off"));
+    standin_host_free(h);
+}
+
+static void test_bad_property_values(void)
+{
+    g_autofree char *e1 = qemu_start_fails(
+        "-M virt -device arm-smmuv3,primary-bus=pcie.0,accel=on,oas=52");
+    g_autofree char *e2 = qemu_start_fails(
+        "-M virt -device arm-smmuv3,primary-bus=pcie.0,accel=on,ssidsize=21");
+    g_autofree char *e3 = qemu_start_fails(
+        "-M virt -device arm-smmuv3,primary-bus=pcie.0,accel=on,ril=maybe");
+
+    g_assert_nonnull(strstr(e1, "invalid oas=52"));
+    g_assert_nonnull(strstr(e1, "auto, 44 or 48"));
+    g_assert_nonnull(strstr(e2, "invalid ssidsize=21"));
+    g_assert_nonnull(strstr(e3, "ril"));
+}
+
+static void test_explicit_properties_hotplug_first(void)
+{
+    Guest g;
+    QDict *d;
+    g_autofree char *sysfs = NULL;
+
+    /* JSON -device as libvirt writes it, values as strings */
+    g.host = standin_host_new(HOST_CONF);
+    sysfs = standin_sysfsdev(g.host, "0000:01:00.0");
+    g.qts = standin_qtest_start(g.host,
+        "-M virt -display none -nodefaults -object iommufd,id=iommufd0 "
+        "-device '{\"driver\":\"arm-smmuv3\",\"primary-bus\":\"pcie.0\","
+        "\"id\":\"smmu0\",\"accel\":true,\"ril\":\"off\",\"ats\":\"off\","
+        "\"oas\":\"48\",\"ssidsize\":\"16\"}' "
+        "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1");
+    g.smmu = qtest_mtree_base(g.qts, "arm-smmuv3");
+    /* The guest sees what was asked for */
+    g_assert_cmphex(qtest_readl(g.qts, g.smmu + R_IDR3) & (1 << 10), ==, 0);
+    g_assert_cmphex(qtest_readl(g.qts, g.smmu + R_IDR5) & 7, ==, 5);
+    g_assert_cmphex((qtest_readl(g.qts, g.smmu + 0x4) >> 6) & 0x1f, ==, 16);
+
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_objects(d, "viommu")->len, ==, 0);
+    qobject_unref(d);
+
+    /* The first device arrives by hotplug */
+    qtest_qmp_device_add(g.qts, "vfio-pci", "dev0",
+                         "{'bus': 'rp0', 'iommufd': 'iommufd0',"
+                         " 'sysfsdev': %s}", sysfs);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_objects(d, "viommu")->len, ==, 1);
+    g_assert_cmpint(qdict_get_int(dump_device(d), "attached"), !=, 0);
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
+static void test_ril_on_host_without_ril_refused(void)
+{
+    /* Host IDR3 without RIL (bit 10) */
+    StandinHost *h = standin_host_new(
+        "[smmu smmu0]\nnesting = yes\nidr3 = 0x0\n"
+        "[pci 0000:01:00.0]\nsmmu = smmu0\nsid = 0x100\nbar0 = 64K\n");
+    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
+    g_autofree char *args = g_strdup_printf(
+        "-M virt -object iommufd,id=iommufd0 "
+        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ril=on "
+        DEV_ARGS "%s", sysfs);
+    g_autofree char *err = standin_qemu_start_fails(h, args);
+
+    g_assert_nonnull(strstr(err, "ril=on, but the host SMMU"));
+    g_assert_nonnull(strstr(err, "Set ril=off"));
+    standin_host_free(h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -128,5 +564,23 @@ int main(int argc, char **argv)
                    test_accel_off_machine_starts);
     qtest_add_func("/smmuv3-accel/realize/virt-iommu-smmuv3-starts",
                    test_default_machine_smmuv3_starts);
+    qtest_add_func("/smmuv3-accel/properties/bad-values",
+                   test_bad_property_values);
+    qtest_add_func("/smmuv3-accel/standin/coldplug-viommu",
+                   test_coldplug_viommu);
+    qtest_add_func("/smmuv3-accel/standin/ste-to-nested-hwpt",
+                   test_ste_to_nested_hwpt);
+    qtest_add_func("/smmuv3-accel/standin/abort-bypass-transitions",
+                   test_abort_bypass_transitions);
+    qtest_add_func("/smmuv3-accel/standin/invalidations-batched",
+                   test_invalidations_batched);
+    qtest_add_func("/smmuv3-accel/standin/host-without-nesting-refused",
+                   test_host_without_nesting_refused);
+    qtest_add_func("/smmuv3-accel/standin/auto-without-coldplug-refused",
+                   test_auto_without_coldplug_refused);
+    qtest_add_func("/smmuv3-accel/standin/ril-on-host-without-ril-refused",
+                   test_ril_on_host_without_ril_refused);
+    qtest_add_func("/smmuv3-accel/standin/hotplug-first-explicit-props",
+                   test_explicit_properties_hotplug_first);
     return g_test_run();
 }
