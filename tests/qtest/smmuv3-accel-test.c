@@ -443,7 +443,7 @@ static void test_invalidations_batched(void)
     g_assert_cmpint(qdict_get_int(d, "invalidation_ioctls"), ==, before + 1);
     invs = qdict_get_qlist(d, "invalidations");
     last = NULL;
-    for (QListEntry *e = qlist_first(invs); e; e = qlist_next(e)) {
+    for (const QListEntry *e = qlist_first(invs); e; e = qlist_next(e)) {
         last = qobject_to(QDict, qlist_entry_obj(e));
     }
     g_assert_nonnull(last);
