@@ -9,7 +9,9 @@
 #ifndef STANDIN_H
 #define STANDIN_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -324,9 +326,10 @@ void *st_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 int st_real_munmap(void *addr, size_t len);
 int st_real_close(int fd);
 
+extern uint64_t st_sys_page;
+
 static inline uint64_t st_page(void)
 {
-    extern uint64_t st_sys_page;
     return st_sys_page;
 }
 

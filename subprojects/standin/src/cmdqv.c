@@ -1,0 +1,669 @@
+/*
+ * The host's NVIDIA Tegra241 CMDQV (spec/cmdqv-hw.md) and the vEVENTQs.
+ *
+ * Each host VINTF's page 0 (per logical queue CONS/PROD/CONFIG/STATUS/
+ * GERROR/GERRORN at stride 0x80) is a 64 KiB memfd: the user maps it through
+ * mmap(iommufd) and stores to it directly, exactly like the real page. Nobody
+ * calls into the stand-in when the guest bumps PROD, so an engine thread
+ * polls every allocated queue:
+ *   - no HW queue allocated anywhere: it blocks on a condition variable
+ *     (woken by HW_QUEUE_ALLOC);
+ *   - work found (commands consumed, a state change): it polls again at once
+ *     and keeps spinning (with sched_yield) for SPIN_NS after the last work;
+ *   - idle beyond that: it sleeps, the sleep doubling from 2 us up to 1 ms,
+ *     so an idle but allocated queue costs ~1000 short wakeups a second and
+ *     the first command after a quiet spell waits at most ~1 ms.
+ * Every pass runs under the global lock, so ioctls (destroy in particular)
+ * see the engine either before or after a command, never in the middle.
+ */
+#include "standin.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define Q_CONS    0x00
+#define Q_PROD    0x04
+#define Q_CONFIG  0x08
+#define Q_STATUS  0x0c
+#define Q_GERROR  0x10
+#define Q_GERRORN 0x14
+
+#define GERROR_CMDQ_ERR (1u << 0)
+#define CONS_ERR_SHIFT  24
+#define CONS_ERR_MASK   (0x7fu << CONS_ERR_SHIFT)
+#define CERROR_ILL      1
+#define CERROR_ABT      2
+
+#define SPIN_NS     200000ll
+#define SLEEP_MIN   2000ll
+#define SLEEP_MAX   1000000ll
+
+struct st_vintf {
+    bool used;
+    int memfd;
+    uint8_t *page0;                  /* our own mapping */
+    uint32_t config, status;
+    uint32_t sid_match[16], sid_replace[16];
+    uint64_t lvcmdq_err_map[2];
+    struct st_obj *viommu;
+    struct st_obj *q[128];
+    bool q_err[128];
+};
+
+static pthread_cond_t eng_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t eng_thread;
+static bool eng_started, eng_stop;
+static int nqueues;
+
+static inline uint32_t rd(uint8_t *page, unsigned lidx, unsigned reg)
+{
+    return __atomic_load_n((uint32_t *)(page + lidx * LVCMDQ_STRIDE + reg), __ATOMIC_ACQUIRE);
+}
+
+static inline void wr(uint8_t *page, unsigned lidx, unsigned reg, uint32_t v)
+{
+    __atomic_store_n((uint32_t *)(page + lidx * LVCMDQ_STRIDE + reg), v, __ATOMIC_RELEASE);
+}
+
+void st_cmdqv_init(void)
+{
+    for (int i = 0; i < st_host.nsmmu; i++) {
+        struct st_smmu *s = &st_host.smmu[i];
+
+        if (!s->cmdqv) {
+            continue;
+        }
+        s->vintf = g_new0(struct st_vintf, s->vintfs);
+        for (unsigned v = 0; v < s->vintfs; v++) {
+            s->vintf[v].memfd = -1;
+        }
+        s->alloc_map = g_new0(uint32_t, s->vcmdqs);
+        s->vcmdq_base = g_new0(uint64_t, s->vcmdqs);
+        /* VINTF0 belongs to the host kernel and is always in use */
+        s->vintf[0].used = true;
+        s->vintf[0].config = 1;
+        s->vintf[0].status = 1;
+    }
+}
+
+int st_vintf_alloc(struct st_smmu *s, int vmid)
+{
+    for (unsigned v = 1; v < s->vintfs; v++) {
+        struct st_vintf *vi = &s->vintf[v];
+
+        if (vi->used) {
+            continue;
+        }
+        if (vi->memfd < 0) {
+            int fd = memfd_create("standin-vintf-page0", MFD_CLOEXEC);
+            void *m;
+
+            if (fd < 0) {
+                return -ENOMEM;
+            }
+            if (ftruncate(fd, VINTF_PAGE_SIZE) < 0) {
+                st_real_close(fd);
+                return -ENOMEM;
+            }
+            m = st_real_mmap(NULL, VINTF_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (m == MAP_FAILED) {
+                st_real_close(fd);
+                return -ENOMEM;
+            }
+            vi->memfd = fd;
+            vi->page0 = m;
+        }
+        memset(vi->page0, 0, VINTF_PAGE_SIZE);
+        vi->used = true;
+        /* enabled, guest owned (HYP_OWN = 0), the VM's VMID, no queue */
+        vi->config = 1u | ((uint32_t)(vmid & 0xffff) << 1);
+        vi->status = 1;
+        memset(vi->sid_match, 0, sizeof(vi->sid_match));
+        memset(vi->sid_replace, 0, sizeof(vi->sid_replace));
+        memset(vi->lvcmdq_err_map, 0, sizeof(vi->lvcmdq_err_map));
+        memset(vi->q, 0, sizeof(vi->q));
+        memset(vi->q_err, 0, sizeof(vi->q_err));
+        return v;
+    }
+    return -ENOSPC;
+}
+
+void st_vintf_free(struct st_smmu *s, int idx)
+{
+    struct st_vintf *vi = &s->vintf[idx];
+
+    vi->config = 0;
+    vi->status = 0;
+    memset(vi->sid_match, 0, sizeof(vi->sid_match));
+    memset(vi->sid_replace, 0, sizeof(vi->sid_replace));
+    memset(vi->page0, 0, VINTF_PAGE_SIZE);
+    vi->used = false;
+    s->vintf_err_map &= ~(1ull << idx);
+}
+
+int st_vintf_fd(struct st_smmu *s, int idx)
+{
+    return s->vintf[idx].memfd;
+}
+
+int st_vintf_sid_alloc(struct st_smmu *s, int vintf, uint32_t psid, uint32_t vsid)
+{
+    struct st_vintf *vi = &s->vintf[vintf];
+
+    for (unsigned i = 0; i < s->sids; i++) {
+        if (!(vi->sid_match[i] & 1)) {
+            vi->sid_replace[i] = psid;
+            vi->sid_match[i] = vsid << 1 | 1;
+            return i;
+        }
+    }
+    return -ENOSPC;
+}
+
+void st_vintf_sid_free(struct st_smmu *s, int vintf, int slot)
+{
+    if (vintf < 0) {
+        return;
+    }
+    s->vintf[vintf].sid_match[slot] = 0;
+    s->vintf[vintf].sid_replace[slot] = 0;
+}
+
+static struct st_smmu *q_smmu(struct st_obj *q)
+{
+    return &st_host.smmu[q->viommu->smmu];
+}
+
+int st_hwq_init(struct st_obj *q)
+{
+    struct st_smmu *s = q_smmu(q);
+    struct st_vintf *vi = &s->vintf[q->viommu->vintf];
+    unsigned lidx = q->index;
+
+    q->gq = q->viommu->vintf * s->lvcmdqs + lidx;
+    s->alloc_map[q->gq] = 1u | (lidx << 1) | ((uint32_t)q->viommu->vintf << 15);
+    s->vcmdq_base[q->gq] = q->pa | (__builtin_ctzll(q->length) - 4);
+    for (unsigned r = 0; r < 0x18; r += 4) {
+        wr(vi->page0, lidx, r, 0);
+    }
+    vi->q[lidx] = q;
+    vi->q_err[lidx] = false;
+    nqueues++;
+    st_engine_kick();
+    return 0;
+}
+
+static void clear_err_maps(struct st_smmu *s, struct st_vintf *vi, int vidx, unsigned lidx, int gq)
+{
+    vi->lvcmdq_err_map[lidx / 64] &= ~(1ull << (lidx % 64));
+    s->cmdq_err_map[gq / 32] &= ~(1u << (gq % 32));
+    if (!vi->lvcmdq_err_map[0] && !vi->lvcmdq_err_map[1]) {
+        s->vintf_err_map &= ~(1ull << vidx);
+    }
+}
+
+void st_hwq_deinit(struct st_obj *q)
+{
+    struct st_smmu *s = q_smmu(q);
+    struct st_vintf *vi;
+    unsigned lidx = q->index;
+
+    if (q->gq < 0 || q->viommu->vintf < 0) {
+        return;
+    }
+    vi = &s->vintf[q->viommu->vintf];
+    /* CONFIG = 0 and wait for STATUS: the engine never runs mid-command here */
+    wr(vi->page0, lidx, Q_CONFIG, 0);
+    wr(vi->page0, lidx, Q_STATUS, 0);
+    /* a CMD_SYNC on the host's own queue */
+    s->host_syncs++;
+    wr(vi->page0, lidx, Q_PROD, 0);
+    wr(vi->page0, lidx, Q_CONS, 0);
+    s->vcmdq_base[q->gq] = 0;
+    wr(vi->page0, lidx, Q_GERRORN, rd(vi->page0, lidx, Q_GERROR));
+    clear_err_maps(s, vi, q->viommu->vintf, lidx, q->gq);
+    s->alloc_map[q->gq] = 0;
+    vi->q[lidx] = NULL;
+    vi->q_err[lidx] = false;
+    q->gq = -1;
+    nqueues--;
+}
+
+void st_hwq_regs(struct st_obj *q, uint32_t r[6]);
+void st_hwq_regs(struct st_obj *q, uint32_t r[6])
+{
+    struct st_smmu *s = q_smmu(q);
+    struct st_vintf *vi;
+
+    memset(r, 0, 6 * sizeof(uint32_t));
+    if (q->viommu->vintf < 0) {
+        return;
+    }
+    vi = &s->vintf[q->viommu->vintf];
+    for (int i = 0; i < 6; i++) {
+        r[i] = rd(vi->page0, q->index, i * 4);
+    }
+}
+
+/* --------------------------------------------------------------- engine */
+
+static bool sid_lookup(struct st_vintf *vi, unsigned nsids, uint32_t vsid, uint32_t *psid)
+{
+    for (unsigned i = 0; i < nsids; i++) {
+        if ((vi->sid_match[i] & 1) && (vi->sid_match[i] >> 1) == vsid) {
+            *psid = vi->sid_replace[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void raise_error(struct st_smmu *s, struct st_vintf *vi, int vidx, struct st_obj *q,
+                        uint32_t cons_pos, unsigned cerror)
+{
+    unsigned lidx = q->index;
+    struct iommu_vevent_tegra241_cmdqv ev;
+
+    wr(vi->page0, lidx, Q_CONS, cons_pos | (cerror << CONS_ERR_SHIFT));
+    wr(vi->page0, lidx, Q_GERROR, rd(vi->page0, lidx, Q_GERROR) ^ GERROR_CMDQ_ERR);
+    vi->lvcmdq_err_map[lidx / 64] |= 1ull << (lidx % 64);
+    s->cmdq_err_map[q->gq / 32] |= 1u << (q->gq % 32);
+    s->vintf_err_map |= 1ull << vidx;
+    vi->q_err[lidx] = true;
+    ev.lvcmdq_err_map[0] = vi->lvcmdq_err_map[0];
+    ev.lvcmdq_err_map[1] = vi->lvcmdq_err_map[1];
+    st_log(2, "vcmdq: hw_queue %u (vintf %d lvcmdq %u) stopped at CONS 0x%x: CERROR %u",
+           q->id, vidx, lidx, cons_pos, cerror);
+    st_veventq_report(q->viommu, IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV, &ev, sizeof(ev));
+}
+
+/* One pass over one queue; true when anything happened. */
+static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct st_obj *q)
+{
+    unsigned lidx = q->index;
+    uint32_t config = rd(vi->page0, lidx, Q_CONFIG);
+    uint32_t status = rd(vi->page0, lidx, Q_STATUS);
+    unsigned log2n = __builtin_ctzll(q->length) - 4;
+    uint32_t posmask = (2u << log2n) - 1, idxmask = (1u << log2n) - 1;
+    uint32_t prod, cons, gerror, gerrorn;
+    bool did = false;
+    unsigned budget = 1024;
+
+    /* STATUS.CMDQ_EN_OK follows CONFIG.CMDQ_EN */
+    if ((config & 1) != (status & 1)) {
+        wr(vi->page0, lidx, Q_STATUS, (status & ~1u) | (config & 1));
+        did = true;
+    }
+    if (!(vi->config & 1) || !(s->alloc_map[q->gq] & 1) || !(config & 1)) {
+        return did;
+    }
+    gerror = rd(vi->page0, lidx, Q_GERROR);
+    gerrorn = rd(vi->page0, lidx, Q_GERRORN);
+    if ((gerror ^ gerrorn) & GERROR_CMDQ_ERR) {
+        return did;              /* stopped until GERRORN == GERROR */
+    }
+    if (vi->q_err[lidx]) {
+        /* (chosen) the acknowledge clears the error maps and CONS.ERR */
+        vi->q_err[lidx] = false;
+        clear_err_maps(s, vi, vidx, lidx, q->gq);
+        wr(vi->page0, lidx, Q_CONS, rd(vi->page0, lidx, Q_CONS) & ~CONS_ERR_MASK);
+        did = true;
+    }
+    cons = rd(vi->page0, lidx, Q_CONS) & posmask;
+    prod = rd(vi->page0, lidx, Q_PROD) & posmask;
+    while (cons != prod && budget--) {
+        uint64_t cmd[2];
+        uint8_t op;
+        struct st_cmdrec rec = { .hw_queue = q->id, .vintf = vidx, .index = lidx };
+        bool ok = true;
+
+        if (st_uread(cmd, q->pa + (uint64_t)(cons & idxmask) * 16, 16)) {
+            raise_error(s, vi, vidx, q, cons, CERROR_ABT);
+            return true;
+        }
+        op = cmd[0] & 0xff;
+        rec.op = op;
+        rec.vmid = (vi->config >> 1) & 0xffff;
+        switch (op) {
+        case 0x10: case 0x11: case 0x12: case 0x13:
+            cmd[0] = (cmd[0] & ~(0xffffull << 32)) | ((uint64_t)rec.vmid << 32);
+            rec.asid = (cmd[0] >> 48) & 0xffff;
+            rec.addr = cmd[1] & ~0xfffull;
+            break;
+        case 0x40: {
+            uint32_t psid;
+
+            if (!sid_lookup(vi, s->sids, cmd[0] >> 32, &psid)) {
+                ok = false;
+                break;
+            }
+            cmd[0] = (cmd[0] & 0xffffffffull) | ((uint64_t)psid << 32);
+            rec.sid = psid;
+            rec.vmid = 0;
+            rec.addr = cmd[1] & ~0xfffull;
+            break;
+        }
+        case 0x46:
+            if (((cmd[0] >> 12) & 3) != 0) {    /* CS must be NONE */
+                ok = false;
+            }
+            rec.vmid = 0;
+            break;
+        default:
+            ok = false;
+        }
+        if (!ok) {
+            raise_error(s, vi, vidx, q, cons, CERROR_ILL);
+            return true;
+        }
+        st_record_vcmdq(&rec);
+        q->executed++;
+        cons = (cons + 1) & posmask;
+        wr(vi->page0, lidx, Q_CONS, cons);
+        did = true;
+        prod = rd(vi->page0, lidx, Q_PROD) & posmask;
+    }
+    return did;
+}
+
+static bool engine_pass(void)
+{
+    bool did = false;
+
+    for (int i = 0; i < st_host.nsmmu; i++) {
+        struct st_smmu *s = &st_host.smmu[i];
+
+        if (!s->cmdqv) {
+            continue;
+        }
+        for (unsigned v = 1; v < s->vintfs; v++) {
+            struct st_vintf *vi = &s->vintf[v];
+
+            if (!vi->used) {
+                continue;
+            }
+            for (unsigned l = 0; l < s->lvcmdqs; l++) {
+                if (vi->q[l]) {
+                    did |= run_queue(s, vi, v, vi->q[l]);
+                }
+            }
+        }
+    }
+    return did;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void *engine(void *arg)
+{
+    int64_t last_work = 0, sleep_ns = 0;
+
+    (void)arg;
+    pthread_mutex_lock(&st_lock);
+    while (!eng_stop) {
+        if (!nqueues) {
+            pthread_cond_wait(&eng_cond, &st_lock);
+            last_work = now_ns();
+            sleep_ns = 0;
+            continue;
+        }
+        if (engine_pass()) {
+            last_work = now_ns();
+            sleep_ns = 0;
+        }
+        if (now_ns() - last_work < SPIN_NS) {
+            pthread_mutex_unlock(&st_lock);
+            sched_yield();
+            pthread_mutex_lock(&st_lock);
+            continue;
+        }
+        {
+            struct timespec ts;
+            int64_t t;
+
+            sleep_ns = sleep_ns ? sleep_ns * 2 : SLEEP_MIN;
+            if (sleep_ns > SLEEP_MAX) {
+                sleep_ns = SLEEP_MAX;
+            }
+            clock_gettime(CLOCK_REALTIME, &ts);
+            t = ts.tv_nsec + sleep_ns;
+            ts.tv_sec += t / 1000000000ll;
+            ts.tv_nsec = t % 1000000000ll;
+            pthread_cond_timedwait(&eng_cond, &st_lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&st_lock);
+    return NULL;
+}
+
+void st_engine_kick(void)
+{
+    if (!eng_started) {
+        pthread_attr_t a;
+        sigset_t all, old;
+
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_JOINABLE);
+        /* the engine must never take the process's signals */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&eng_thread, &a, engine, NULL) == 0) {
+            eng_started = true;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&a);
+    }
+    pthread_cond_broadcast(&eng_cond);
+}
+
+void st_engine_stop(void)
+{
+    pthread_mutex_lock(&st_lock);
+    if (!eng_started) {
+        pthread_mutex_unlock(&st_lock);
+        return;
+    }
+    eng_stop = true;
+    pthread_cond_broadcast(&eng_cond);
+    pthread_mutex_unlock(&st_lock);
+    pthread_join(eng_thread, NULL);
+    eng_started = false;
+}
+
+void st_dump_cmdqv(GString *g)
+{
+    bool first = true;
+
+    g_string_append(g, "\"cmdqv\":[");
+    for (int i = 0; i < st_host.nsmmu; i++) {
+        struct st_smmu *s = &st_host.smmu[i];
+
+        if (!s->cmdqv) {
+            continue;
+        }
+        g_string_append_printf(g, "%s{\"smmu\":\"%s\",\"vintf_err_map\":\"0x%llx\",\"cmdq_err_map\":[%u,%u,%u,%u],"
+                               "\"host_syncs\":%llu,\"alloc_map\":[",
+                               first ? "" : ",", s->name, (unsigned long long)s->vintf_err_map,
+                               s->cmdq_err_map[0], s->cmdq_err_map[1], s->cmdq_err_map[2], s->cmdq_err_map[3],
+                               (unsigned long long)s->host_syncs);
+        first = false;
+        for (unsigned q = 0; q < s->vcmdqs; q++) {
+            g_string_append_printf(g, "%s%u", q ? "," : "", s->alloc_map[q]);
+        }
+        g_string_append(g, "],\"vcmdq_base\":[");
+        for (unsigned q = 0; q < s->vcmdqs; q++) {
+            g_string_append_printf(g, "%s\"0x%llx\"", q ? "," : "", (unsigned long long)s->vcmdq_base[q]);
+        }
+        g_string_append(g, "],\"vintfs\":[");
+        for (unsigned v = 0; v < s->vintfs; v++) {
+            struct st_vintf *vi = &s->vintf[v];
+
+            g_string_append_printf(g, "%s{\"index\":%u,\"used\":%s,\"config\":%u,\"status\":%u,"
+                                   "\"lvcmdq_err_map\":[\"0x%llx\",\"0x%llx\"],\"sid_match\":[",
+                                   v ? "," : "", v, vi->used ? "true" : "false", vi->config, vi->status,
+                                   (unsigned long long)vi->lvcmdq_err_map[0],
+                                   (unsigned long long)vi->lvcmdq_err_map[1]);
+            for (unsigned k = 0; k < s->sids; k++) {
+                g_string_append_printf(g, "%s%u", k ? "," : "", vi->sid_match[k]);
+            }
+            g_string_append(g, "],\"sid_replace\":[");
+            for (unsigned k = 0; k < s->sids; k++) {
+                g_string_append_printf(g, "%s%u", k ? "," : "", vi->sid_replace[k]);
+            }
+            g_string_append(g, "]}");
+        }
+        g_string_append(g, "]}");
+    }
+    g_string_append(g, "]");
+}
+
+/* -------------------------------------------------------------- vEVENTQ */
+
+static void ev_signal(struct st_obj *q, bool readable)
+{
+    uint64_t v = 1;
+
+    if (q->evfd < 0 || !q->fd_open) {
+        return;
+    }
+    if (readable) {
+        if (syscall(SYS_write, q->evfd, &v, sizeof(v)) < 0) {
+            /* counter already set */
+        }
+    } else {
+        if (syscall(SYS_read, q->evfd, &v, sizeof(v)) < 0) {
+            /* already clear */
+        }
+    }
+}
+
+static void ev_append(struct st_obj *q, struct st_vevent *e)
+{
+    /* the lost-events header leaves the tail when anything is added */
+    if (q->lost_queued && q->evtail == &q->lost_hdr) {
+        struct st_vevent **pp = &q->evhead;
+
+        while (*pp != &q->lost_hdr) {
+            pp = &(*pp)->next;
+        }
+        *pp = NULL;
+        q->evtail = NULL;
+        for (struct st_vevent *x = q->evhead; x; x = x->next) {
+            q->evtail = x;
+        }
+        q->lost_queued = false;
+    }
+    e->next = NULL;
+    if (q->evtail) {
+        q->evtail->next = e;
+    } else {
+        q->evhead = e;
+    }
+    q->evtail = e;
+    if (e == &q->lost_hdr) {
+        q->lost_queued = true;
+    }
+    e->hdr.sequence = q->sequence;
+    q->sequence = (q->sequence + 1) & INT32_MAX;
+    ev_signal(q, true);
+}
+
+void st_veventq_report(struct st_obj *viommu, uint32_t type, const void *data, uint32_t len)
+{
+    struct st_obj *q = NULL;
+
+    for (struct st_obj *o = viommu->ctx->objs; o; o = o->next) {
+        if (o->type == OT_VEVENTQ && o->viommu == viommu && o->etype == type) {
+            q = o;
+        }
+    }
+    if (!q) {
+        st_log(2, "vevent of type %u for viommu %u dropped: no vEVENTQ", type, viommu->id);
+        return;
+    }
+    if (q->num_events >= q->depth) {
+        q->lost++;
+        ev_append(q, &q->lost_hdr);
+        return;
+    }
+    {
+        struct st_vevent *e = g_new0(struct st_vevent, 1);
+
+        e->len = len > sizeof(e->data) ? sizeof(e->data) : len;
+        memcpy(e->data, data, e->len);
+        q->num_events++;
+        ev_append(q, e);
+    }
+}
+
+ssize_t st_veventq_read(struct st_file *f, void *buf, size_t n)
+{
+    struct st_obj *q = f->veq;
+    size_t done = 0;
+    int rc = 0;
+
+    if (!q) {
+        return 0;
+    }
+    while (q->evhead) {
+        struct st_vevent *e = q->evhead;
+        bool lost = e == &q->lost_hdr;
+
+        if (done >= n || sizeof(e->hdr) > n - done) {
+            break;
+        }
+        if (!lost && sizeof(e->hdr) + e->len > n - done) {
+            break;
+        }
+        if (st_uwrite((uintptr_t)buf + done, &e->hdr, sizeof(e->hdr)) ||
+            (!lost && e->len && st_uwrite((uintptr_t)buf + done + sizeof(e->hdr), e->data, e->len))) {
+            rc = -EFAULT;
+            break;
+        }
+        done += sizeof(e->hdr) + (lost ? 0 : e->len);
+        q->evhead = e->next;
+        if (!q->evhead) {
+            q->evtail = NULL;
+        }
+        if (lost) {
+            q->lost_queued = false;
+        } else {
+            q->num_events--;
+            g_free(e);
+        }
+    }
+    if (!q->evhead) {
+        ev_signal(q, false);
+    }
+    if (done == 0 && rc) {
+        errno = -rc;
+        return -1;
+    }
+    return done;
+}
+
+void st_veventq_drain(struct st_obj *q)
+{
+    while (q->evhead) {
+        struct st_vevent *e = q->evhead;
+
+        q->evhead = e->next;
+        if (e != &q->lost_hdr) {
+            g_free(e);
+        }
+    }
+    q->evtail = NULL;
+    q->lost_queued = false;
+    q->num_events = 0;
+}
