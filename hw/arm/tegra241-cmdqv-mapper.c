@@ -35,6 +35,7 @@ typedef struct CmdqvGuestQueue {
     int hidx;               /* backing host slot, -1 if none */
     /* Scratch of one sync */
     bool want;              /* must be backed at the end of this sync */
+    bool had_host;          /* was backed when this sync began */
     bool saved;             /* state holds what save_state() read */
     CmdqvQueueState state;
 } CmdqvGuestQueue;
@@ -262,18 +263,33 @@ static void cmdqv_target_real(CmdqvMapper *m, unsigned i, unsigned g)
 /*
  * The host layout for the wanted guest queues; returns its length.
  *
- * Preferred: identity.  Wanted queue g < nr_host sits at host index g, gaps
- * below the top one hold placeholders; wanted queues >= nr_host (then the
- * page is trapped anyway) are stacked above, lowest first, so that they can
- * go away without disturbing the identity part.
+ * Room first: when more queues are wanted than the host VINTF has, the
+ * queues that already had a host queue when the sync began keep theirs and
+ * the newcomers, highest guest index first, get -ENOSPC (a running queue is
+ * never evicted because another one was enabled).
+ *
+ * Preferred layout: identity.  Wanted queue g < nr_host sits at host index
+ * g, gaps below the top one hold placeholders; wanted queues >= nr_host
+ * (then the page is trapped anyway) are stacked above, lowest first, so
+ * that they can go away without disturbing the identity part.
  * Fallback, when that needs more than nr_host slots or a placeholder cannot
- * be had: the wanted queues packed from 0 in guest order, no placeholder;
- * those that find no slot get -ENOSPC.
+ * be had: the wanted queues packed from 0 in guest order, no placeholder.
  */
 static unsigned cmdqv_mapper_build_target(CmdqvMapper *m)
 {
-    unsigned g, n = 0, top = 0, nr_high = 0;
+    unsigned g, n = 0, top = 0, nr_high = 0, nr_want = 0;
     bool gaps = false;
+
+    for (g = 0; g < m->nr_guest; g++) {
+        nr_want += m->gq[g].want;
+    }
+    for (g = m->nr_guest; g-- > 0 && nr_want > m->nr_host;) {
+        if (m->gq[g].want && !m->gq[g].had_host) {
+            cmdqv_mapper_drop_want(m, g, -ENOSPC);
+            nr_want--;
+        }
+    }
+    g_assert(nr_want <= m->nr_host);
 
     for (g = 0; g < m->nr_guest; g++) {
         if (!m->gq[g].want) {
@@ -316,13 +332,8 @@ static unsigned cmdqv_mapper_build_target(CmdqvMapper *m)
     }
 
     for (g = 0; g < m->nr_guest; g++) {
-        if (!m->gq[g].want) {
-            continue;
-        }
-        if (n < m->nr_host) {
+        if (m->gq[g].want) {
             cmdqv_target_real(m, n++, g);
-        } else {
-            cmdqv_mapper_drop_want(m, g, -ENOSPC);
         }
     }
     return n;
@@ -417,8 +428,9 @@ void cmdqv_mapper_sync(CmdqvMapper *m)
     for (g = 0; g < m->nr_guest; g++) {
         CmdqvGuestQueue *q = &m->gq[g];
 
+        q->had_host = q->hidx >= 0;
         q->want = q->allocated && q->iova && !q->error &&
-                  (running || q->hidx >= 0);
+                  (running || q->had_host);
         q->saved = false;
     }
     m->ph_failed = false;

@@ -266,6 +266,8 @@ typedef struct World {
     uint64_t syncs_before;
     bool last_sync_ph_failed;   /* the latest working sync lost a placeholder */
     bool step_injected;
+    bool multi;                 /* several changes in this step */
+    uint64_t base_reg[MAXQ];    /* BASE as the register model holds it */
     const char *path[MAX_DEPTH + 1];
     unsigned depth;
 } World;
@@ -331,6 +333,7 @@ static void step_begin(World *w)
     }
     w->k.ph_failed = false;
     w->step_injected = false;
+    w->multi = false;
 }
 
 static bool same_kslot(const KSlot *a, const KSlot *b)
@@ -353,7 +356,9 @@ static void check_world(World *w)
     bool running = gs->vintf && gs->cmdqv;
     bool identity = true, any_error = false, any_enospc = false;
     bool all_low = true;
+    static const CmdqvQueueState zero;
     CmdqvMapperStats st;
+    int hidx_now[MAXQ];
     unsigned g, h, lcp;
 
     /* (a) no kernel rule broken, ever */
@@ -381,17 +386,22 @@ static void check_world(World *w)
             CHECK(w, cmdqv_mapper_host_index(m, si.guest_index) == (int)h);
         }
     }
+    /* Nothing leaked: the kernel holds exactly the mapper's host queues */
+    CHECK(w, k->allocs - k->frees == nr);
     /* No useless host queue: a placeholder never sits on top */
     CHECK(w, nr == 0 || k->slot[nr - 1].owner >= 0);
 
     for (g = 0; g < G; g++) {
-        int hidx = cmdqv_mapper_host_index(m, g);
-        int err = cmdqv_mapper_queue_error(m, g);
         bool live = gs->allocated[g] && gs->iova[g];
         CmdqvMapperQueueInfo qi;
+        int hidx, err;
 
         cmdqv_mapper_queue_info(m, g, &qi);
-        CHECK(w, qi.host_index == hidx && qi.error == err);
+        hidx = qi.host_index;
+        err = qi.error;
+        hidx_now[g] = hidx;
+        CHECK(w, cmdqv_mapper_host_index(m, g) == hidx);
+        CHECK(w, cmdqv_mapper_queue_error(m, g) == err);
         CHECK(w, qi.allocated == gs->allocated[g] && qi.iova == gs->iova[g]);
         CHECK(w, k->err_seen[g] == err);
         if (err) {
@@ -399,7 +409,7 @@ static void check_world(World *w)
             any_enospc |= err == -ENOSPC;
             /* errors come from injected failures, or a lack of host room */
             CHECK(w, (k->fail_at && err == -k->fail_errno) ||
-                     (err == -ENOSPC && G > H));
+                     (err == -ENOSPC && G > H) || w->multi);
             CHECK(w, hidx < 0 && live && qi.status == CMDQV_QUEUE_ERROR);
         }
         if (hidx >= 0) {
@@ -420,7 +430,8 @@ static void check_world(World *w)
             /* every queue that can run is backed, or shows an error */
             CHECK(w, (hidx >= 0) != (err != 0));
         }
-        if (k->injected && w->step_injected && k->failed_owner == (int)g) {
+        if (k->injected && w->step_injected && k->failed_owner == (int)g &&
+        !w->multi) {
             CHECK(w, err == -k->fail_errno);
         }
     }
@@ -454,7 +465,7 @@ static void check_world(World *w)
             break;
         }
     }
-    if (!w->step_injected && !k->ph_refuse) {
+    if (!w->step_injected && !k->ph_refuse && !w->multi) {
         CHECK(w, k->frees - w->frees_before == w->nr_before - lcp);
         CHECK(w, k->alloc_calls - w->calls_before == nr - lcp);
     }
@@ -464,14 +475,18 @@ static void check_world(World *w)
      * (zero if it was not backed at the end of the previous step).
      */
     for (g = 0; g < G; g++) {
-        int hidx = cmdqv_mapper_host_index(m, g);
+        int hidx = hidx_now[g];
 
         if (hidx < 0) {
             memset(&gs->seen[g], 0, sizeof(gs->seen[g]));
             continue;
         }
-        CHECK(w, !memcmp(&k->slot[hidx].regs, &gs->seen[g],
-                         sizeof(gs->seen[g])));
+        if (w->multi && !memcmp(&k->slot[hidx].regs, &zero, sizeof(zero))) {
+            /* freed and made anew within the step: fresh is right too */
+        } else {
+            CHECK(w, !memcmp(&k->slot[hidx].regs, &gs->seen[g],
+                             sizeof(gs->seen[g])));
+        }
         /* the guest runs the queue: new values it will expect back */
         gs->stamp++;
         gs->seen[g] = (CmdqvQueueState) {
@@ -586,6 +601,565 @@ static void world_start(World *w, unsigned nr_guest, unsigned nr_host)
 }
 
 /*
+ * The register model's side (what tegra241-cmdqv.c does): it syncs after a
+ * 64-bit BASE write and before serving a trapped page-0 access, never after
+ * a half of BASE, an ALLOC_MAP or a CONFIG write.
+ */
+
+static void rm_alloc_map(World *w, unsigned g, bool allocated)
+{
+    w->gs.allocated[g] = allocated;
+    cmdqv_mapper_set_allocated(w->m, g, allocated);
+}
+
+static void rm_set_base(World *w, unsigned g, uint64_t reg)
+{
+    w->base_reg[g] = reg;
+    w->gs.iova[g] = reg & 0xffffffffffe0ULL;
+    w->gs.log2size[g] = w->gs.iova[g] ? (reg & 0x1f) : 0;
+    cmdqv_mapper_set_base(w->m, g, reg & 0xffffffffffe0ULL, reg & 0x1f);
+}
+
+static void rm_base64(World *w, unsigned g, uint64_t reg)
+{
+    rm_set_base(w, g, reg);
+    cmdqv_mapper_sync(w->m);
+}
+
+static void rm_base32(World *w, unsigned g, bool high, uint32_t val)
+{
+    uint64_t reg = w->base_reg[g];
+
+    if (high) {
+        reg = (reg & 0xffffffffULL) | ((uint64_t)val << 32);
+    } else {
+        reg = (reg & ~0xffffffffULL) | val;
+    }
+    rm_set_base(w, g, reg);
+}
+
+/* Any guest access to page 0 (CONFIG, PROD, CONS, STATUS, GERRORN...) */
+static void rm_page0(World *w)
+{
+    if (!w->k.direct) {
+        cmdqv_mapper_sync(w->m);
+    }
+}
+
+static void rm_vintf(World *w, bool on)
+{
+    w->gs.vintf = on;
+    cmdqv_mapper_set_vintf_enabled(w->m, on);
+}
+
+static void rm_cmdqv(World *w, bool on)
+{
+    w->gs.cmdqv = on;
+    cmdqv_mapper_set_cmdqv_enabled(w->m, on);
+}
+
+/* linux-guest.md, "Initialisation", steps 3 to 6, for @n queues */
+static void linux_init(World *w, unsigned n, unsigned b)
+{
+    int q;
+
+    rm_cmdqv(w, false);
+    rm_cmdqv(w, true);
+    for (q = 0; q < (int)n; q++) {
+        rm_alloc_map(w, q, false);
+    }
+    for (q = n - 1; q >= 0; q--) {
+        rm_page0(w);                    /* CONFIG = 0 */
+        rm_page0(w);                    /* PROD = CONS = 0 */
+        rm_base64(w, q, 0);
+        rm_page0(w);                    /* GERRORN = GERROR */
+        rm_alloc_map(w, q, false);
+    }
+    rm_vintf(w, false);
+    rm_vintf(w, true);                  /* HYP_OWN | ENABLE */
+    for (q = 0; q < (int)n; q++) {
+        rm_alloc_map(w, q, true);
+        rm_base64(w, q, base_of(q, b) | LOG2SIZE);
+        rm_page0(w);                    /* CONFIG = CMDQ_EN */
+        rm_page0(w);                    /* poll STATUS.CMDQ_EN_OK */
+    }
+}
+
+static void step_multi(World *w)
+{
+    step_begin(w);
+    w->multi = true;
+}
+
+static void enable_queues(World *w, unsigned mask)
+{
+    unsigned g;
+
+    for (g = 0; g < MAXQ; g++) {
+        if (mask & (1u << g)) {
+            step_begin(w);
+            op_enable(w, g, base_of(g, 0));
+            check_world(w);
+        }
+    }
+}
+
+static void assert_free_order(World *w, const char *expect)
+{
+    GString *s = g_string_new(NULL);
+    unsigned i;
+
+    for (i = 0; i < w->k.nr_free_order; i++) {
+        g_string_append_printf(s, "%u", w->k.free_order[i]);
+    }
+    g_assert_cmpstr(s->str, ==, expect);
+    g_string_free(s, true);
+    w->k.nr_free_order = 0;
+}
+
+static void world_end(World *w)
+{
+    check_teardown(w);
+    world_fini(w);
+}
+
+/* Linux boots: one allocation per queue, nothing freed, identity, direct */
+static void test_linux_boot(void)
+{
+    World w;
+    CmdqvMapperStats st;
+
+    world_init(&w, 4, 4);
+    step_multi(&w);
+    linux_init(&w, 4, 0);
+    check_world(&w);
+    cmdqv_mapper_stats(w.m, &st);
+    g_assert_cmpuint(w.k.alloc_calls, ==, 4);
+    g_assert_cmpuint(w.k.allocs, ==, 4);
+    g_assert_cmpuint(w.k.frees, ==, 0);
+    g_assert_cmpuint(w.k.ph_allocs, ==, 0);
+    g_assert_cmpuint(st.rebuilds, ==, 0);
+    g_assert_true(cmdqv_mapper_is_identity(w.m));
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* Driver removal: the deinit tears everything down, highest first */
+static void test_linux_remove(void)
+{
+    World w;
+    int q;
+
+    world_init(&w, 4, 4);
+    step_multi(&w);
+    linux_init(&w, 4, 0);
+    check_world(&w);
+    step_multi(&w);
+    for (q = 3; q >= 0; q--) {
+        rm_page0(&w);
+        rm_base64(&w, q, 0);
+        rm_alloc_map(&w, q, false);
+        rm_page0(&w);
+    }
+    check_world(&w);
+    assert_free_order(&w, "3210");
+    g_assert_cmpuint(w.k.allocs, ==, 4);
+    g_assert_cmpuint(cmdqv_mapper_nr_host_queues(w.m), ==, 0);
+    world_end(&w);
+}
+
+/*
+ * kexec: the next kernel re-initialises while every host queue is live.
+ * The old queues go top down, the new ones come bottom up, once each.
+ */
+static void test_linux_kexec(void)
+{
+    World w;
+    unsigned b;
+
+    for (b = 0; b < 2; b++) {
+        world_init(&w, 4, 4);
+        step_multi(&w);
+        linux_init(&w, 4, 0);
+        check_world(&w);
+        step_multi(&w);
+        linux_init(&w, 4, b);
+        check_world(&w);
+        assert_free_order(&w, "3210");
+        g_assert_cmpuint(w.k.allocs, ==, 8);
+        g_assert_cmpuint(w.k.alloc_calls, ==, 8);
+        g_assert_true(w.k.direct);
+        world_end(&w);
+    }
+}
+
+/* BASE written as two 32-bit halves, either order: one allocation each */
+static void test_base_halves(void)
+{
+    World w;
+    uint64_t hi = 0x1200000000ULL;
+    unsigned g;
+
+    world_start(&w, 4, 4);
+    step_multi(&w);
+    for (g = 0; g < 3; g++) {
+        uint64_t reg = (g < 2 ? hi : 0) + base_of(g, 0) + LOG2SIZE;
+
+        rm_alloc_map(&w, g, true);
+        if (g == 1) {
+            rm_base32(&w, g, true, reg >> 32);
+            rm_base32(&w, g, false, (uint32_t)reg);
+        } else {
+            rm_base32(&w, g, false, (uint32_t)reg);
+            rm_base32(&w, g, true, reg >> 32);
+        }
+        rm_page0(&w);                   /* CONFIG = CMDQ_EN */
+        g_assert_cmpuint(w.k.alloc_calls, ==, g + 1);
+        g_assert_cmphex(w.k.slot[g].iova, ==, reg & ~0x1fULL);
+    }
+    check_world(&w);
+    g_assert_cmpuint(w.k.frees, ==, 0);
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* Nothing changed, nothing called: rewriting BASE or ALLOCATED, V off/on */
+static void test_no_change_no_call(void)
+{
+    World w;
+    unsigned calls, frees, modes;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0x3);
+    calls = w.k.alloc_calls;
+    frees = w.k.frees;
+    modes = w.k.page_mode_changes;
+    step_begin(&w);
+    op_enable(&w, 1, base_of(1, 0));
+    rm_alloc_map(&w, 0, true);
+    rm_base64(&w, 0, base_of(0, 0) | LOG2SIZE);
+    check_world(&w);
+    g_assert_cmpuint(w.k.page_mode_changes, ==, modes);
+    /* toggles that cancel out before the next sync */
+    step_begin(&w);
+    rm_vintf(&w, false);
+    rm_cmdqv(&w, false);
+    rm_cmdqv(&w, true);
+    rm_vintf(&w, true);
+    rm_alloc_map(&w, 1, false);
+    rm_alloc_map(&w, 1, true);
+    rm_page0(&w);
+    check_world(&w);
+    g_assert_cmpuint(w.k.alloc_calls, ==, calls);
+    g_assert_cmpuint(w.k.frees, ==, frees);
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* Queue 1 before queue 0: a placeholder at 0 keeps identity */
+static void test_queue1_before_queue0(void)
+{
+    World w;
+    CmdqvMapperSlotInfo si;
+    CmdqvMapperStats st;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0x2);
+    cmdqv_mapper_slot_info(w.m, 0, &si);
+    g_assert_cmpint(si.kind, ==, CMDQV_SLOT_PLACEHOLDER);
+    g_assert_cmphex(si.iova, ==, PH_IOVA);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 1), ==, 1);
+    g_assert_true(w.k.direct);
+
+    /* then queue 0: the placeholder goes, queue 1 is rebuilt above it */
+    enable_queues(&w, 0x1);
+    assert_free_order(&w, "10");
+    cmdqv_mapper_stats(w.m, &st);
+    g_assert_cmpuint(st.placeholders, ==, 1);
+    g_assert_cmpuint(st.rebuilds, ==, 1);
+    g_assert_cmpuint(w.k.restores, ==, 1);
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* Queue 0 re-based under a live queue 1: rebuild, state carried */
+static void test_rebase_under_live_queue(void)
+{
+    World w;
+    CmdqvMapperStats st;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0x3);
+    step_begin(&w);
+    op_enable(&w, 0, base_of(0, 1));
+    check_world(&w);                    /* checks the carried registers */
+    assert_free_order(&w, "10");
+    g_assert_cmphex(w.k.slot[0].iova, ==, base_of(0, 1));
+    cmdqv_mapper_stats(w.m, &st);
+    g_assert_cmpuint(st.rebuilds, ==, 2);
+    g_assert_true(w.k.direct);
+
+    /* queue 0 freed under queue 1: a placeholder takes its place */
+    step_begin(&w);
+    op_disable(&w, 0);
+    check_world(&w);
+    assert_free_order(&w, "10");
+    g_assert_cmpuint(w.k.slot[0].owner, ==, -1);
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* Reset with all queues live frees everything, top down */
+static void test_reset_all_live(void)
+{
+    World w;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0xf);
+    step_begin(&w);
+    op_reset(&w, false);
+    check_world(&w);
+    assert_free_order(&w, "3210");
+    g_assert_cmpuint(w.k.allocs, ==, w.k.frees);
+    g_assert_false(w.k.direct);
+    world_end(&w);
+}
+
+/* VINTF off keeps the host queues (no call); new queues wait for it */
+static void test_vintf_toggle(void)
+{
+    World w;
+    CmdqvMapperQueueInfo qi;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0x3);
+    step_begin(&w);
+    op_vintf(&w, false);
+    check_world(&w);
+    g_assert_false(w.k.direct);
+    g_assert_cmpuint(w.k.alloc_calls, ==, 2);
+
+    step_begin(&w);
+    op_enable(&w, 2, base_of(2, 0));
+    check_world(&w);
+    cmdqv_mapper_queue_info(w.m, 2, &qi);
+    g_assert_cmpint(qi.status, ==, CMDQV_QUEUE_PENDING);
+    g_assert_cmpuint(w.k.alloc_calls, ==, 2);
+
+    step_begin(&w);
+    op_vintf(&w, true);
+    check_world(&w);
+    g_assert_cmpuint(w.k.alloc_calls, ==, 3);
+    g_assert_cmpuint(w.k.frees, ==, 0);
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/*
+ * An allocation fails: init error on that queue only, nothing leaks, the
+ * page is trapped to show the error; the guest rewriting BASE retries.
+ */
+static void test_alloc_failure_then_retry(void)
+{
+    World w;
+    CmdqvMapperQueueInfo qi;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0x3);
+    step_begin(&w);
+    w.k.fail_at = w.k.alloc_calls + 1;
+    w.k.fail_errno = ENOMEM;
+    op_enable(&w, 2, base_of(2, 0));
+    w.step_injected = true;
+    check_world(&w);
+    g_assert_cmpint(cmdqv_mapper_queue_error(w.m, 2), ==, -ENOMEM);
+    g_assert_cmpint(w.k.err_seen[2], ==, -ENOMEM);
+    g_assert_cmpuint(cmdqv_mapper_nr_host_queues(w.m), ==, 2);
+    g_assert_false(w.k.direct);
+    cmdqv_mapper_queue_info(w.m, 2, &qi);
+    g_assert_cmpint(qi.status, ==, CMDQV_QUEUE_ERROR);
+
+    /* queue 3 above the failed one: a placeholder holds index 2 */
+    enable_queues(&w, 0x8);
+    g_assert_cmpint(w.k.slot[2].owner, ==, -1);
+    g_assert_true(cmdqv_mapper_is_identity(w.m));
+    g_assert_false(w.k.direct);
+
+    /* the guest rewrites the same BASE: retried, queue 3 rebuilt */
+    step_begin(&w);
+    rm_base64(&w, 2, base_of(2, 0) | LOG2SIZE);
+    check_world(&w);
+    g_assert_cmpint(cmdqv_mapper_queue_error(w.m, 2), ==, 0);
+    g_assert_cmpint(w.k.err_seen[2], ==, 0);
+    assert_free_order(&w, "32");
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* Re-creating a lower queue fails: the higher one survives on a placeholder */
+static void test_rebuild_failure(void)
+{
+    World w;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0x3);
+    step_begin(&w);
+    w.k.fail_at = w.k.alloc_calls + 1;      /* queue 0 with its new base */
+    w.k.fail_errno = EFAULT;
+    op_enable(&w, 0, base_of(0, 1));
+    w.step_injected = true;
+    check_world(&w);
+    g_assert_cmpint(cmdqv_mapper_queue_error(w.m, 0), ==, -EFAULT);
+    g_assert_cmpint(w.k.slot[0].owner, ==, -1);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 1), ==, 1);
+    g_assert_cmpuint(w.k.restores, ==, 1);
+    world_end(&w);
+}
+
+/* A BASE the kernel refuses (16-byte ring): init error, then fixed */
+static void test_invalid_base(void)
+{
+    World w;
+
+    world_start(&w, 4, 4);
+    step_multi(&w);
+    rm_alloc_map(&w, 0, true);
+    rm_base64(&w, 0, base_of(0, 0) | 0);
+    check_world(&w);
+    g_assert_cmpint(cmdqv_mapper_queue_error(w.m, 0), ==, -EINVAL);
+    g_assert_false(w.k.direct);
+    step_begin(&w);
+    rm_base64(&w, 0, base_of(0, 0) | LOG2SIZE);
+    check_world(&w);
+    g_assert_cmpint(cmdqv_mapper_queue_error(w.m, 0), ==, 0);
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* No placeholder to be had: packed, trapped, identity back when it can */
+static void test_placeholder_unavailable(void)
+{
+    World w;
+
+    world_start(&w, 4, 4);
+    w.k.ph_refuse = true;
+    enable_queues(&w, 0x2);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 1), ==, 0);
+    g_assert_false(w.k.direct);
+    enable_queues(&w, 0x1);
+    g_assert_true(cmdqv_mapper_is_identity(w.m));
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* A placeholder allocation fails: packed now, identity at the next change */
+static void test_placeholder_alloc_failure(void)
+{
+    World w;
+
+    world_start(&w, 4, 4);
+    step_begin(&w);
+    w.k.fail_at = w.k.alloc_calls + 1;
+    w.k.fail_errno = ENOMEM;
+    op_enable(&w, 1, base_of(1, 0));
+    w.step_injected = true;
+    check_world(&w);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 1), ==, 0);
+    g_assert_cmpint(cmdqv_mapper_queue_error(w.m, 1), ==, 0);
+    g_assert_false(w.k.direct);
+    enable_queues(&w, 0x4);
+    g_assert_true(cmdqv_mapper_is_identity(w.m));
+    g_assert_cmpint(w.k.slot[0].owner, ==, -1);
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* Guest queues beyond the host's LVCMDQs: trapped, first come first served */
+static void test_beyond_host_lvcmdqs(void)
+{
+    World w;
+
+    world_start(&w, 4, 2);
+    enable_queues(&w, 0x8);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 3), ==, 0);
+    g_assert_false(w.k.direct);
+
+    /* queue 0 takes index 0, queue 3 is rebuilt above it */
+    enable_queues(&w, 0x1);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 0), ==, 0);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 3), ==, 1);
+
+    /* no room for queue 1: it gets the error, running queue 3 stays */
+    step_begin(&w);
+    op_enable(&w, 1, base_of(1, 0));
+    check_world(&w);
+    g_assert_cmpint(cmdqv_mapper_queue_error(w.m, 1), ==, -ENOSPC);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 3), ==, 1);
+
+    /* queue 3 goes, queue 1 retried: identity and the direct page again */
+    step_begin(&w);
+    op_disable(&w, 3);
+    check_world(&w);
+    step_begin(&w);
+    rm_base64(&w, 1, base_of(1, 0) | LOG2SIZE);
+    check_world(&w);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 1), ==, 1);
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
+/* The kernel model itself catches every broken rule */
+static void test_kernel_model(void)
+{
+    Kernel k = { .nr_host = 2, .next_id = 1 };
+    CmdqvQueueState st = { 0 };
+    uint32_t id0, id1, id;
+
+    g_assert_cmpint(k_alloc(&k, 1, 1, 0x80000000, 8, &id), ==, -EIO);
+    g_assert_cmpuint(k.violations, ==, 1);
+    g_assert_cmpint(k_alloc(&k, 0, 0, 0x80000000, 8, &id0), ==, 0);
+    g_assert_cmpint(k_alloc(&k, 0, 0, 0x80000000, 8, &id), ==, -EEXIST);
+    g_assert_cmpint(k_alloc(&k, 2, 0, 0x80000000, 8, &id), ==, -EINVAL);
+    g_assert_cmpuint(k.violations, ==, 3);
+    g_assert_cmpint(k_alloc(&k, 1, 1, 0x80000010, 8, &id), ==, -EINVAL);
+    g_assert_cmpuint(k.violations, ==, 3);
+    g_assert_cmpint(k_alloc(&k, 1, 1, 0x80010000, 8, &id1), ==, 0);
+    k_free(&k, 0, id0);                         /* EBUSY */
+    g_assert_cmpuint(k.violations, ==, 4);
+    k_save(&k, 0, 1, &st);                      /* not guest 0's */
+    g_assert_cmpuint(k.violations, ==, 5);
+    k.direct = true;
+    k_free(&k, 1, id1);                         /* guest reaches the page */
+    g_assert_cmpuint(k.violations, ==, 6);
+    k.direct = false;
+    k_free(&k, 1, id1);                         /* ENOENT */
+    g_assert_cmpuint(k.violations, ==, 7);
+}
+
+/* The operator view */
+static void test_operator_view(void)
+{
+    World w;
+    CmdqvMapperQueueInfo qi;
+    CmdqvMapperStats st;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0x4);
+    cmdqv_mapper_queue_info(w.m, 2, &qi);
+    g_assert_cmpstr(cmdqv_queue_status_str(qi.status), ==, "mapped");
+    g_assert_cmpint(qi.host_index, ==, 2);
+    g_assert_cmpuint(qi.host_id, ==, w.k.slot[2].id);
+    cmdqv_mapper_queue_info(w.m, 0, &qi);
+    g_assert_cmpstr(cmdqv_queue_status_str(qi.status), ==, "idle");
+    cmdqv_mapper_stats(w.m, &st);
+    g_assert_cmpuint(st.allocs, ==, 3);
+    g_assert_cmpuint(st.placeholders, ==, 2);
+    g_assert_cmpuint(cmdqv_mapper_nr_guest(w.m), ==, 4);
+    g_assert_cmpuint(cmdqv_mapper_nr_host(w.m), ==, 4);
+    world_end(&w);
+}
+
+/*
  * The exhaustive walk.  A depth-first search over the operation alphabet;
  * at each node the world (mapper bookkeeping, kernel and guest models) is
  * snapshot once and every child branches from that snapshot, so each step
@@ -668,12 +1242,15 @@ static void explore(Explorer *e, unsigned d, bool may_fail)
 {
     unsigned i, j, calls;
 
-    /* This prefix is a sequence too: it must tear down cleanly */
-    explore_save(e, d);
-    check_teardown(&e->w);
-    if (d == e->max_depth) {
+    /*
+     * Every step of every sequence checks that the kernel holds exactly
+     * the mapper's host queues (check_world()); every sequence shorter
+     * than max_depth is also torn down by its child that ends in X.
+     */
+    if (d >= e->max_depth) {
         return;
     }
+    explore_save(e, d);
     for (i = 0; i < e->nr_ops; i++) {
         calls = explore_step(e, d, i, 0, may_fail);
         if (!may_fail) {
@@ -708,21 +1285,17 @@ static void add_op(Explorer *e, OpKind kind, unsigned g, unsigned b)
     }
 }
 
-static void run_exhaustive(unsigned nr_guest, unsigned nr_host,
-                           unsigned depth)
+/*
+ * Alphabet: E<g><a|b> enables queue g with base a or b (on a live queue
+ * with the other base, that is a re-base), D<g> disables it, V toggles the
+ * VINTF, X resets the device (and the guest re-enables CMDQV and the VINTF).
+ */
+static Explorer *explorer_new(unsigned nr_guest, unsigned nr_host,
+                              unsigned depth)
 {
     Explorer *e = g_new0(Explorer, 1);
-    gint64 t0 = g_get_monotonic_time();
-    CmdqvMapper *pristine;
     unsigned g, d;
-    double secs;
 
-    /*
-     * Alphabet: E<g><a|b> enables queue g with base a or b (on a live queue
-     * with the other base, that is a re-base), D<g> disables it, V toggles
-     * the VINTF, X resets the device (and the guest re-enables CMDQV and
-     * the VINTF).
-     */
     for (g = 0; g < nr_guest; g++) {
         add_op(e, OP_ENABLE, g, 0);
         add_op(e, OP_ENABLE, g, 1);
@@ -733,38 +1306,115 @@ static void run_exhaustive(unsigned nr_guest, unsigned nr_host,
     add_op(e, OP_VINTF, 0, 0);
     add_op(e, OP_RESET, 0, 0);
     e->max_depth = depth;
-
     world_start(&e->w, nr_guest, nr_host);
     for (d = 0; d <= depth; d++) {
         e->snap_m[d] = cmdqv_mapper_new(nr_guest, nr_host, &kernel_ops,
                                         &e->w.k);
     }
-    explore(e, 0, true);
-    secs = (g_get_monotonic_time() - t0) / 1e6;
+    explore_save(e, 0);
+    return e;
+}
 
-    g_test_message("exhaustive G=%u H=%u: %u operations, depth <= %u: "
-                   "%" G_GUINT64_FORMAT " sequences checked "
-                   "(%" G_GUINT64_FORMAT " with an injected failure or "
-                   "after one), %.1f s",
-                   nr_guest, nr_host, e->nr_ops, depth, e->sequences,
-                   e->sequences_failed, secs);
-    printf("# cmdqv-mapper exhaustive: G=%u H=%u alphabet=%u depth<=%u "
-           "sequences=%" G_GUINT64_FORMAT " (with one injected failure: "
-           "%" G_GUINT64_FORMAT ") time=%.1fs\n",
-           nr_guest, nr_host, e->nr_ops, depth, e->sequences,
-           e->sequences_failed, secs);
+static void explorer_free(Explorer *e)
+{
+    CmdqvMapper *pristine;
+    unsigned d;
 
     /* Snapshots own no host queue: blank them so that freeing calls nothing */
-    pristine = cmdqv_mapper_new(nr_guest, nr_host, &kernel_ops, &e->w.k);
-    for (d = 0; d <= depth; d++) {
+    pristine = cmdqv_mapper_new(e->w.gs.nr_guest, e->w.k.nr_host,
+                                &kernel_ops, &e->w.k);
+    for (d = 0; d <= e->max_depth; d++) {
         cmdqv_mapper_copy_state(e->snap_m[d], pristine);
         cmdqv_mapper_free(e->snap_m[d]);
     }
     cmdqv_mapper_free(pristine);
     e->w.depth = 0;
-    CHECK(&e->w, e->w.k.violations == 0);
     world_fini(&e->w);
     g_free(e);
+}
+
+/*
+ * The root's branches, (first operation, injected attempt), are shared out
+ * among threads, one explorer (world and snapshots) each.
+ */
+typedef struct ExhaustiveJob {
+    unsigned nr_guest, nr_host, depth;
+    unsigned nr_items;
+    unsigned item_op[128], item_inject[128];
+    gint next;
+    guint64 sequences, sequences_failed;
+    GMutex lock;
+} ExhaustiveJob;
+
+static gpointer exhaustive_worker(gpointer opaque)
+{
+    ExhaustiveJob *job = opaque;
+    Explorer *e = explorer_new(job->nr_guest, job->nr_host, job->depth);
+    gint i;
+
+    while ((i = g_atomic_int_add(&job->next, 1)) < (gint)job->nr_items) {
+        explore_step(e, 0, job->item_op[i], job->item_inject[i], true);
+    }
+    g_mutex_lock(&job->lock);
+    job->sequences += e->sequences;
+    job->sequences_failed += e->sequences_failed;
+    g_mutex_unlock(&job->lock);
+    explorer_free(e);
+    return NULL;
+}
+
+static void run_exhaustive(unsigned nr_guest, unsigned nr_host,
+                           unsigned depth)
+{
+    ExhaustiveJob job = {
+        .nr_guest = nr_guest, .nr_host = nr_host, .depth = depth,
+    };
+    gint64 t0 = g_get_monotonic_time();
+    unsigned i, j, calls, nr_threads, nr_alphabet;
+    GThread *threads[8];
+    Explorer *e;
+    double secs;
+
+    /* The root's branches: how many attempts each first operation makes */
+    e = explorer_new(nr_guest, nr_host, 0);
+    nr_alphabet = e->nr_ops;
+    for (i = 0; i < e->nr_ops; i++) {
+        calls = explore_step(e, 0, i, 0, false);
+        for (j = 0; j <= calls; j++) {
+            g_assert(job.nr_items < G_N_ELEMENTS(job.item_op));
+            job.item_op[job.nr_items] = i;
+            job.item_inject[job.nr_items++] = j;
+        }
+    }
+    explore_load(e, 0);
+    explorer_free(e);
+
+    g_mutex_init(&job.lock);
+    nr_threads = g_get_num_processors();
+    if (g_getenv("CMDQV_MAPPER_THREADS")) {
+        nr_threads = atoi(g_getenv("CMDQV_MAPPER_THREADS"));
+    }
+    nr_threads = CLAMP(nr_threads, 1, G_N_ELEMENTS(threads));
+    for (i = 0; i < nr_threads; i++) {
+        threads[i] = g_thread_new("explore", exhaustive_worker, &job);
+    }
+    for (i = 0; i < nr_threads; i++) {
+        g_thread_join(threads[i]);
+    }
+    g_mutex_clear(&job.lock);
+    secs = (g_get_monotonic_time() - t0) / 1e6;
+
+    g_test_message("exhaustive G=%u H=%u: %u operations, every sequence of "
+                   "1..%u: %" G_GUINT64_FORMAT " sequences checked, "
+                   "%" G_GUINT64_FORMAT " of them with one injected "
+                   "allocation failure; %u threads, %.1f s",
+                   nr_guest, nr_host, nr_alphabet, depth, job.sequences,
+                   job.sequences_failed, nr_threads, secs);
+    printf("# cmdqv-mapper exhaustive: G=%u H=%u alphabet=%u depth<=%u "
+           "sequences=%" G_GUINT64_FORMAT " (with one injected failure: "
+           "%" G_GUINT64_FORMAT ") threads=%u time=%.1fs\n",
+           nr_guest, nr_host, nr_alphabet, depth, job.sequences,
+           job.sequences_failed, nr_threads, secs);
 }
 
 static unsigned exhaustive_depth(void)
@@ -787,6 +1437,29 @@ static void test_exhaustive_4x3(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/cmdqv-mapper/kernel-model", test_kernel_model);
+    g_test_add_func("/cmdqv-mapper/linux/boot", test_linux_boot);
+    g_test_add_func("/cmdqv-mapper/linux/remove", test_linux_remove);
+    g_test_add_func("/cmdqv-mapper/linux/kexec", test_linux_kexec);
+    g_test_add_func("/cmdqv-mapper/base-halves", test_base_halves);
+    g_test_add_func("/cmdqv-mapper/no-change-no-call", test_no_change_no_call);
+    g_test_add_func("/cmdqv-mapper/queue1-before-queue0",
+                    test_queue1_before_queue0);
+    g_test_add_func("/cmdqv-mapper/rebase-under-live-queue",
+                    test_rebase_under_live_queue);
+    g_test_add_func("/cmdqv-mapper/reset-all-live", test_reset_all_live);
+    g_test_add_func("/cmdqv-mapper/vintf-toggle", test_vintf_toggle);
+    g_test_add_func("/cmdqv-mapper/alloc-failure-then-retry",
+                    test_alloc_failure_then_retry);
+    g_test_add_func("/cmdqv-mapper/rebuild-failure", test_rebuild_failure);
+    g_test_add_func("/cmdqv-mapper/invalid-base", test_invalid_base);
+    g_test_add_func("/cmdqv-mapper/placeholder-unavailable",
+                    test_placeholder_unavailable);
+    g_test_add_func("/cmdqv-mapper/placeholder-alloc-failure",
+                    test_placeholder_alloc_failure);
+    g_test_add_func("/cmdqv-mapper/beyond-host-lvcmdqs",
+                    test_beyond_host_lvcmdqs);
+    g_test_add_func("/cmdqv-mapper/operator-view", test_operator_view);
     g_test_add_func("/cmdqv-mapper/exhaustive/4-guest-4-host",
                     test_exhaustive_4x4);
     g_test_add_func("/cmdqv-mapper/exhaustive/4-guest-3-host",
