@@ -36,6 +36,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 typedef struct {
+    uint32_t id, viommu;
     volatile uint8_t *page;     /* VINTF page 0 */
     int lq;                     /* logical index */
     uint64_t *ring;
@@ -176,6 +177,8 @@ int main(int argc, char **argv)
                             T_GUEST_IOVA + nq * (uint64_t)QLEN, QLEN, &id)) {
                 break;
             }
+            q[nq].id = id;
+            q[nq].viommu = vi[v];
             q[nq].page = page;
             q[nq].lq = lq;
             q[nq].ring = (uint64_t *)(e.mem + nq * (size_t)QLEN);
@@ -262,6 +265,22 @@ int main(int argc, char **argv)
         printf("PROD write -> CONS update           %10.1f us median, %.1f us p99\n", lat_med,
                lat_p99);
     }
+    /* tear down in the kernel's order so the stand-in reports no leak */
+    for (int i = (int)nq - 1; i >= 0; i--) {
+        t_destroy(e.fd, q[i].id);
+    }
+    for (uint32_t i = 0; i < nq; i++) {
+        if (q[i].lq == 0) {
+            munmap((void *)q[i].page, 0x10000);
+        }
+    }
+    t_destroy(e.fd, vdev);
+    for (int v = (int)nv - 1; v >= 0; v--) {
+        t_destroy(e.fd, vi[v]);
+    }
+    t_vfio_detach(e.dev[0]);
+    t_vfio_detach(e.dev[1]);
+    t_destroy(e.fd, e.s2);
     t_env_down(&e);
     return 0;
 }
