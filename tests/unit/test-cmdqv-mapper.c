@@ -71,6 +71,7 @@ typedef struct Kernel {
     bool ph_refuse;             /* placeholder_base() says "none" */
 
     int err_seen[MAXQ];         /* last queue_error_changed() per guest q */
+    bool err_raised[MAXQ];      /* an error was raised during this step */
 } Kernel;
 
 static void G_GNUC_PRINTF(2, 3) kviolation(Kernel *k, const char *fmt, ...)
@@ -230,6 +231,9 @@ static void k_queue_error(void *opaque, unsigned g, int err)
         return;
     }
     k->err_seen[g] = err;
+    if (err) {
+        k->err_raised[g] = true;
+    }
 }
 
 static const CmdqvMapperOps kernel_ops = {
@@ -267,6 +271,7 @@ typedef struct World {
     bool last_sync_ph_failed;   /* the latest working sync lost a placeholder */
     bool step_injected;
     bool multi;                 /* several changes in this step */
+    int touched;                /* guest queue the step wrote, or -1 */
     uint64_t base_reg[MAXQ];    /* BASE as the register model holds it */
     const char *path[MAX_DEPTH + 1];
     unsigned depth;
@@ -334,6 +339,8 @@ static void step_begin(World *w)
     w->k.ph_failed = false;
     w->step_injected = false;
     w->multi = false;
+    w->touched = -1;
+    memset(w->k.err_raised, 0, sizeof(w->k.err_raised));
 }
 
 static bool same_kslot(const KSlot *a, const KSlot *b)
@@ -411,6 +418,10 @@ static void check_world(World *w)
             CHECK(w, (k->fail_at && err == -k->fail_errno) ||
                      (err == -ENOSPC && G > H) || w->multi);
             CHECK(w, hidx < 0 && live && qi.status == CMDQV_QUEUE_ERROR);
+            /* a backed queue is never evicted for want of room */
+            CHECK(w, err != -ENOSPC || w->hidx_before[g] < 0 || w->multi);
+            /* the guest rewrote the queue: its old error was retried */
+            CHECK(w, (int)g != w->touched || k->err_raised[g]);
         }
         if (hidx >= 0) {
             /* backed by a real queue with exactly the guest's BASE */
@@ -530,20 +541,48 @@ typedef struct Op {
     char name[8];
 } Op;
 
+/*
+ * Between a wish and the sync that fulfils it, the guest must not reach the
+ * page: if it is direct, the host already is exactly what the guest wants.
+ */
+static void check_before_sync(World *w)
+{
+    unsigned g;
+    int h;
+
+    if (!w->k.direct) {
+        return;
+    }
+    CHECK(w, w->gs.vintf && w->gs.cmdqv);
+    for (g = 0; g < w->gs.nr_guest; g++) {
+        h = cmdqv_mapper_host_index(w->m, g);
+        if (w->gs.allocated[g] && w->gs.iova[g]) {
+            CHECK(w, h == (int)g && w->k.slot[h].iova == w->gs.iova[g]);
+        } else {
+            CHECK(w, h < 0);
+        }
+    }
+}
+
 static void op_enable(World *w, unsigned g, uint64_t iova)
 {
+    w->touched = g;
     w->gs.allocated[g] = true;
+    cmdqv_mapper_set_allocated(w->m, g, true);
+    check_before_sync(w);
     w->gs.iova[g] = iova;
     w->gs.log2size[g] = LOG2SIZE;
-    cmdqv_mapper_set_allocated(w->m, g, true);
     cmdqv_mapper_set_base(w->m, g, iova, LOG2SIZE);
+    check_before_sync(w);
     cmdqv_mapper_sync(w->m);
 }
 
 static void op_disable(World *w, unsigned g)
 {
+    w->touched = g;
     w->gs.allocated[g] = false;
     cmdqv_mapper_set_allocated(w->m, g, false);
+    check_before_sync(w);
     cmdqv_mapper_sync(w->m);
 }
 
@@ -551,6 +590,7 @@ static void op_vintf(World *w, bool on)
 {
     w->gs.vintf = on;
     cmdqv_mapper_set_vintf_enabled(w->m, on);
+    check_before_sync(w);
     cmdqv_mapper_sync(w->m);
 }
 
