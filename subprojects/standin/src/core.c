@@ -15,6 +15,7 @@
 
 pthread_mutex_t st_lock = PTHREAD_MUTEX_INITIALIZER;
 bool st_active;
+bool st_used;     /* this process opened a fake device */
 char st_dir[4096];
 uint64_t st_sys_page = 4096;
 struct st_file *st_fdtab[ST_FDMAX];
@@ -610,6 +611,13 @@ static void st_exit(void)
         }
     }
     dump = getenv("STANDIN_DUMP");
+    /*
+     * A wrapper that shares the environment (timeout, a shell) but never
+     * touched a fake device must not overwrite the real process's dump.
+     */
+    if (dump && *dump && !st_used && access(dump, F_OK) == 0) {
+        dump = NULL;
+    }
     if (dump && *dump) {
         json = st_dump_json();
         int fd = syscall(SYS_openat, AT_FDCWD, dump, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -101,6 +101,8 @@ static int try_open(const char *path, int flags)
     }
     if (!strcmp(path, "/dev/iommu")) {
         int fd;
+
+        st_used = true;
         struct st_file *f;
         struct st_ictx *ctx;
 
@@ -150,6 +152,7 @@ static int try_open(const char *path, int flags)
     {
         int fd;
 
+        st_used = true;
         pthread_mutex_lock(&st_lock);
         fd = st_vfio_open(idx, flags);
         pthread_mutex_unlock(&st_lock);

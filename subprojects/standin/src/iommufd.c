@@ -728,7 +728,7 @@ static int hwpt_get_dirty(struct ucmd *u)
 
 /* ------------------------------------------------------------ vIOMMU */
 
-static int mmap_region_alloc(struct st_ictx *ctx, uint64_t len, uint64_t *off)
+static int mmap_region_alloc(struct st_ictx *ctx, struct st_obj *self, uint64_t len, uint64_t *off)
 {
     uint64_t cur = st_host.page_size;
 
@@ -736,7 +736,7 @@ static int mmap_region_alloc(struct st_ictx *ctx, uint64_t len, uint64_t *off)
         bool clash = false;
 
         for (struct st_obj *o = ctx->objs; o; o = o->next) {
-            if (o->type == OT_VIOMMU && o->mmap_len &&
+            if (o != self && o->type == OT_VIOMMU && o->mmap_len &&
                 o->mmap_off < cur + len && cur < o->mmap_off + o->mmap_len) {
                 cur = o->mmap_off + o->mmap_len;
                 clash = true;
@@ -803,7 +803,7 @@ static int viommu_alloc(struct ucmd *u)
         o->smmu = dev->pci->smmu;
         o->vmid = hwpt->vmid;
         o->mmap_len = VINTF_PAGE_SIZE;
-        mmap_region_alloc(u->ctx, VINTF_PAGE_SIZE, &o->mmap_off);
+        mmap_region_alloc(u->ctx, o, VINTF_PAGE_SIZE, &o->mmap_off);
         data.out_vintf_mmap_offset = o->mmap_off;
         data.out_vintf_mmap_length = VINTF_PAGE_SIZE;
         if (st_uwrite(c->data_uptr, &data, sizeof(data))) {

@@ -97,6 +97,7 @@ struct st_host {
 
 extern struct st_host st_host;
 extern bool st_active;
+extern bool st_used;
 extern int st_loglevel;
 extern char st_dir[4096];
 extern pthread_mutex_t st_lock;
