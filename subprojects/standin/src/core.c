@@ -180,7 +180,8 @@ void st_destroy_obj(struct st_obj *o)
         break;
     case OT_VEVENTQ:
         st_veventq_drain(o);
-        if (o->evfd >= 0 && !o->fd_open) {
+        if (o->evfd >= 0) {
+            st_real_close(o->evfd);
             o->evfd = -1;
         }
         break;
@@ -452,7 +453,7 @@ static void dump_obj(GString *s, struct st_obj *o)
         uint32_t r[6];
 
         st_hwq_regs(o, r);
-        g_string_append_printf(s, ",\"viommu\":%u,\"index\":%u,\"iova\":\"0x%llx\",\"length\":%llu,"
+        g_string_append_printf(s, ",\"viommu\":%u,\"index\":%u,\"iova\":%llu,\"length\":%llu,"
                                "\"pa\":\"0x%llx\",\"vcmdq\":%d,\"enabled\":%s,\"en_ok\":%s,\"prod\":%u,\"cons\":%u,"
                                "\"gerror\":%u,\"gerrorn\":%u,\"executed\":%llu",
                                o->viommu->id, o->index, (unsigned long long)o->iova,

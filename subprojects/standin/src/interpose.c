@@ -257,7 +257,10 @@ static void file_put(struct st_file *f)
     case FT_VEVENTQ:
         if (f->veq) {
             f->veq->fd_open = false;
-            f->veq->evfd = -1;
+            if (f->veq->evfd >= 0) {
+                st_real_close(f->veq->evfd);
+                f->veq->evfd = -1;
+            }
         }
         st_ictx_put(f->ctx);
         break;

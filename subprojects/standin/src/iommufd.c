@@ -1069,13 +1069,17 @@ static int veventq_alloc(struct ucmd *u)
     o->viommu = viommu;
     o->etype = c->type;
     o->depth = c->veventq_depth;
-    o->evfd = fd;
+    /* a private duplicate to signal through, whatever the user does with fd */
+    o->evfd = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 64);
     o->fd_open = true;
     o->lost_hdr.hdr.flags = IOMMU_VEVENTQ_FLAG_LOST_EVENTS;
     c->out_veventq_id = o->id;
     c->out_veventq_fd = fd;
     r = respond(u);
     if (r) {
+        if (o->evfd >= 0) {
+            st_real_close(o->evfd);
+        }
         st_obj_free(o);
         st_real_close(fd);
         return r;
