@@ -121,9 +121,9 @@ static bool is_pow2(uint64_t v)
     return v && !(v & (v - 1));
 }
 
-static uint64_t parse_pow2(int line, const char *field, const char *v, uint64_t min, uint64_t max)
+static uint64_t parse_pow2(int line, const char *field, const char *v, uint64_t min, uint64_t max, bool size)
 {
-    uint64_t n = parse_num(line, field, v, false, UINT32_MAX);
+    uint64_t n = parse_num(line, field, v, size, size ? max : UINT32_MAX);
 
     if (!is_pow2(n) || n < min || n > max) {
         cfg_die(line, field, "'%s' must be a power of two in [%llu, %llu]", v,
@@ -304,7 +304,7 @@ int st_config_load(const char *path)
             cfg_die(line, key, "key outside of any section");
         case S_HOST:
             if (!strcmp(key, "page_size")) {
-                st_host.page_size = parse_pow2(line, key, val, 4096, 1ull << 30);
+                st_host.page_size = parse_pow2(line, key, val, 4096, 1ull << 30, true);
             } else {
                 cfg_die(line, key, "unknown key in [host]");
             }
@@ -323,13 +323,13 @@ int st_config_load(const char *path)
             } else if (!strcmp(key, "cmdqv_version")) {
                 smmu->cmdqv_version = parse_num(line, key, val, false, 15);
             } else if (!strcmp(key, "cmdqv_vintfs")) {
-                smmu->vintfs = parse_pow2(line, key, val, 1, 64);
+                smmu->vintfs = parse_pow2(line, key, val, 1, 64, false);
             } else if (!strcmp(key, "cmdqv_lvcmdqs")) {
-                smmu->lvcmdqs = parse_pow2(line, key, val, 1, 128);
+                smmu->lvcmdqs = parse_pow2(line, key, val, 1, 128, false);
             } else if (!strcmp(key, "cmdqv_vcmdqs")) {
-                smmu->vcmdqs = parse_pow2(line, key, val, 1, 128);
+                smmu->vcmdqs = parse_pow2(line, key, val, 1, 128, false);
             } else if (!strcmp(key, "cmdqv_sids")) {
-                smmu->sids = parse_pow2(line, key, val, 1, 16);
+                smmu->sids = parse_pow2(line, key, val, 1, 16, false);
             } else {
                 cfg_die(line, key, "unknown key in [smmu %s]", smmu->name);
             }

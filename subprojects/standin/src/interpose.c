@@ -546,6 +546,10 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, uint64
         }
         return p;
     }
+    if (off & (st_page() - 1)) {
+        errno = EINVAL;          /* the mmap syscall's own check */
+        return MAP_FAILED;
+    }
     pthread_mutex_lock(&st_lock);
     switch (f->type) {
     case FT_IOMMUFD:
