@@ -11,7 +11,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 tree=$build/qemu
-OVERLAY_DIRS="hw include backends qapi tests docs system util"
+OVERLAY_DIRS="hw include backends qapi tests docs system util stubs monitor"
 
 die() { echo "assemble: $*" >&2; exit 1; }
 g() { git -C "$tree" -c user.name=qemu-accel-cmdqv -c user.email=build@localhost \

@@ -26,6 +26,10 @@
 #include "system/iommufd.h"
 #include "system/iommufd-viommu.h"
 #include "system/system.h"
+#include "system/blockdev.h"
+#include "hw/boards.h"
+#include "migration/blocker.h"
+#include "qapi/qapi-commands-smmuv3-accel.h"
 #include "smmuv3-accel.h"
 #include "trace.h"
 #include <linux/iommufd.h>
@@ -86,9 +90,11 @@ struct SMMUv3AccelState {
     uint32_t batch_cons;       /* CONS (with wrap) of batch[0] */
 
     /* Counters for the operator view */
-    uint64_t cmds_forwarded, cmds_dropped, inv_ioctls, inv_failures;
+    uint64_t cmds_consumed, cmds_forwarded, cmds_dropped;
+    uint64_t inv_ioctls, inv_failures;
     Notifier exit_notifier;
     Notifier machine_done;
+    Error *migration_blocker;
 };
 
 static const char *accel_id(SMMUv3AccelState *a)
@@ -732,6 +738,7 @@ bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error)
     uint32_t type = CMD_TYPE(cmd);
     bool has_sid = false;
 
+    a->cmds_consumed++;
     switch (type) {
     case SMMU_CMD_CFGI_CD:
     case SMMU_CMD_CFGI_CD_ALL:
@@ -797,11 +804,36 @@ static void smmuv3_accel_exit(Notifier *n, void *data)
     }
 }
 
+/*
+ * The guest finds the SMMU's stream ID mappings (and, with CMDQV, the
+ * CMDQV device) only in ACPI tables, which reach it through UEFI firmware.
+ */
+static bool accel_guest_boots_dt(MachineState *ms)
+{
+    g_autofree char *acpi = NULL;
+
+    if (object_property_find(OBJECT(ms), "acpi")) {
+        acpi = object_property_get_str(OBJECT(ms), "acpi", NULL);
+        if (acpi && !strcmp(acpi, "off")) {
+            return true;
+        }
+    }
+    return ms->kernel_filename && !ms->firmware && !drive_get(IF_PFLASH, 0, 0);
+}
+
 static void smmuv3_accel_machine_done(Notifier *n, void *data)
 {
     SMMUv3AccelState *a = container_of(n, SMMUv3AccelState, machine_done);
     g_autofree char *autos = NULL;
 
+    if (accel_guest_boots_dt(MACHINE(qdev_get_machine()))) {
+        error_report("%s: accel=on needs a guest booted with ACPI; this "
+                     "machine boots the guest with a device tree",
+                     accel_id(a));
+        error_printf("Boot through UEFI firmware (-bios or pflash, e.g. "
+                     "QEMU_EFI.fd from qemu-efi-aarch64) with acpi=on.\n");
+        exit(1);
+    }
     if (a->resolved) {
         return;
     }
@@ -837,10 +869,8 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
                           "'stage' property or set stage=1.\n");
         return false;
     }
-    if (!parse_auto_uint("oas", s->oas, 44, 48, &v, errp)) {
-        return false;
-    }
-    if (v >= 0 && v != 44 && v != 48) {
+    if (!parse_auto_uint("oas", s->oas, 0, 64, &v, NULL) ||
+        (v >= 0 && v != 44 && v != 48)) {
         error_setg(errp, "arm-smmuv3: invalid oas=%s", s->oas);
         error_append_hint(errp, "Valid values: auto, 44 or 48.\n");
         return false;
@@ -851,6 +881,13 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
 
     a = g_new0(SMMUv3AccelState, 1);
     a->smmu = s;
+    error_setg(&a->migration_blocker, "arm-smmuv3 accel=on: the host's "
+               "nested translation state (vIOMMU, vDEVICEs, HWPTs) cannot be "
+               "migrated");
+    if (migrate_add_blocker(&a->migration_blocker, errp) < 0) {
+        g_free(a);
+        return false;
+    }
     QLIST_INIT(&a->devices);
     s->s_accel = a;
     a->exit_notifier.notify = smmuv3_accel_exit;
@@ -859,4 +896,68 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
     qemu_add_machine_init_done_notifier(&a->machine_done);
     trace_smmuv3_accel_realize(accel_id(a));
     return true;
+}
+
+/* ---- operator view ----------------------------------------------------- */
+
+static int accel_collect(Object *obj, void *opaque)
+{
+    Smmuv3AccelInfoList ***tail = opaque;
+    SMMUv3State *s = (SMMUv3State *)object_dynamic_cast(obj, TYPE_ARM_SMMUV3);
+    SMMUv3AccelState *a = s ? s->s_accel : NULL;
+    Smmuv3AccelDeviceInfoList **dtail;
+    SMMUv3AccelDevice *d;
+    Smmuv3AccelInfo *i;
+
+    if (!a) {
+        return 0;
+    }
+    i = g_new0(Smmuv3AccelInfo, 1);
+    i->id = g_strdup(accel_id(a));
+    i->qom_path = object_get_canonical_path(obj);
+    i->resolved = a->resolved;
+    i->ril = a->ril;
+    i->ats = a->ats;
+    i->oas = a->oas_bits;
+    i->ssidsize = a->ssidsize;
+    if (a->viommu_id) {
+        i->has_ioas_id = i->has_s2_hwpt_id = i->has_viommu_id = true;
+        i->ioas_id = a->ioas_id;
+        i->s2_hwpt_id = a->s2_hwpt_id;
+        i->viommu_id = a->viommu_id;
+    }
+    dtail = &i->devices;
+    QLIST_FOREACH(d, &a->devices, next) {
+        Smmuv3AccelDeviceInfo *di = g_new0(Smmuv3AccelDeviceInfo, 1);
+
+        di->name = g_strdup(d->name);
+        di->devfn = d->devfn;
+        di->sid = accel_dev_sid(d);
+        di->iommufd_devid = d->idev->devid;
+        di->has_vdevice_id = d->vdev_id != 0;
+        di->vdevice_id = d->vdev_id;
+        di->hwpt_id = d->attached_hwpt_id;
+        di->hwpt = g_strdup(!d->attached_hwpt_id ? "none" :
+                            d->attached_hwpt_id == a->abort_hwpt_id ? "abort" :
+                            d->attached_hwpt_id == a->bypass_hwpt_id ?
+                            "bypass" : "nested");
+        QAPI_LIST_APPEND(dtail, di);
+    }
+    i->commands_consumed = a->cmds_consumed;
+    i->commands_forwarded = a->cmds_forwarded;
+    i->commands_dropped = a->cmds_dropped;
+    i->invalidation_ioctls = a->inv_ioctls;
+    i->invalidation_failures = a->inv_failures;
+    i->commands_per_ioctl = a->inv_ioctls ?
+                            (double)a->cmds_forwarded / a->inv_ioctls : 0;
+    QAPI_LIST_APPEND(*tail, i);
+    return 0;
+}
+
+Smmuv3AccelInfoList *qmp_query_smmuv3_accel(Error **errp)
+{
+    Smmuv3AccelInfoList *list = NULL, **tail = &list;
+
+    object_child_foreach_recursive(object_get_root(), accel_collect, &tail);
+    return list;
 }

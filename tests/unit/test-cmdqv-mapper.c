@@ -539,7 +539,7 @@ typedef enum OpKind {
 typedef struct Op {
     OpKind kind;
     unsigned g, b;
-    char name[8];
+    char name[16];
 } Op;
 
 /*

@@ -78,7 +78,8 @@ int main(int argc, char **argv)
     uint32_t vdev, vi[MAXV], nv = 0, nq = 0;
     uint64_t cmds[64][2];
     BQ q[MAXQ];
-    double t0, inv1, inv64, mapunmap, one_q, all_q, lat_med, lat_p99;
+    double t0, inv1 = 0, inv64 = 0, mapunmap = 0, one_q = 0, all_q = 0;
+    double lat_med = 0, lat_p99 = 0;
     uint64_t iters, ncmd;
 
     while ((opt = getopt(argc, argv, "s:j")) != -1) {
