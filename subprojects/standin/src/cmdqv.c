@@ -269,12 +269,17 @@ static void raise_error(struct st_smmu *s, struct st_vintf *vi, int vidx, struct
     unsigned lidx = q->index;
     struct iommu_vevent_tegra241_cmdqv ev;
 
-    wr(vi->page0, lidx, Q_CONS, cons_pos | (cerror << CONS_ERR_SHIFT));
+    /*
+     * The error state first, CONS.ERR last: a guest that sees CONS.ERR
+     * while busy-polling CONS must find GERROR and the maps already set.
+     */
     wr(vi->page0, lidx, Q_GERROR, rd(vi->page0, lidx, Q_GERROR) ^ GERROR_CMDQ_ERR);
     vi->lvcmdq_err_map[lidx / 64] |= 1ull << (lidx % 64);
     s->cmdq_err_map[q->gq / 32] |= 1u << (q->gq % 32);
     s->vintf_err_map |= 1ull << vidx;
     vi->q_err[lidx] = true;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    wr(vi->page0, lidx, Q_CONS, cons_pos | (cerror << CONS_ERR_SHIFT));
     ev.lvcmdq_err_map[0] = vi->lvcmdq_err_map[0];
     ev.lvcmdq_err_map[1] = vi->lvcmdq_err_map[1];
     st_log(2, "vcmdq: hw_queue %u (vintf %d lvcmdq %u) stopped at CONS 0x%x: CERROR %u",
