@@ -453,6 +453,48 @@ static void test_invalidations_batched(void)
     guest_stop(&g, true);
 }
 
+/* A refusal at entry 10 of a batch: CERROR_ILL with CONS at command 10. */
+static void test_invalidation_failure_at_entry(void)
+{
+    Guest g;
+    QDict *d, *r;
+    uint32_t cons, start, gerror;
+    int64_t before;
+
+    guest_start(&g, HOST_CONF, NULL, true);
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD),
+                      0);
+    r = standin_ctl(g.host, "fault IOMMU_HWPT_INVALIDATE 1 EIO 10");
+    g_assert_true(qdict_get_bool(r, "ok"));
+    qobject_unref(r);
+    d = standin_dump(g.host);
+    before = qdict_get_int(d, "invalidation_ioctls");
+    qobject_unref(d);
+
+    start = g.prod;
+    for (int i = 0; i < 64; i++) {
+        guest_cmd(&g, CMD_TLBI_NH_VA(3), 0x1000ULL * (i + 1));
+    }
+    guest_cmd(&g, CMD_SYNC, 0);
+    guest_cmdq_kick(&g);
+
+    cons = guest_cmdq_cons(&g);
+    g_assert_cmphex(cons & 0x1ff, ==, start + 10);     /* at command 10 */
+    g_assert_cmphex((cons >> 24) & 0x7f, ==, 1);        /* CERROR_ILL */
+    gerror = qtest_readl(g.qts, g.smmu + R_GERROR);
+    g_assert_cmphex(gerror & 1, ==, 1);                 /* CMDQ_ERR */
+
+    /* The guest acknowledges and the rest of the batch goes through. */
+    qtest_writel(g.qts, g.smmu + R_GERRORN, gerror);
+    g_assert_cmphex(guest_cmdq_cons(&g) & 0x1ff, ==, g.prod);
+    d = standin_dump(g.host);
+    g_assert_cmpint(qdict_get_int(d, "invalidation_ioctls"), ==, before + 2);
+    g_assert_cmpint(qdict_get_int(d, "invalidation_cmds"), >=, 10 + 54);
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
 static void test_host_without_nesting_refused(void)
 {
     StandinHost *h = standin_host_new(HOST_CONF_NONEST);
@@ -574,6 +616,8 @@ int main(int argc, char **argv)
                    test_abort_bypass_transitions);
     qtest_add_func("/smmuv3-accel/standin/invalidations-batched",
                    test_invalidations_batched);
+    qtest_add_func("/smmuv3-accel/standin/invalidation-failure-at-entry-10",
+                   test_invalidation_failure_at_entry);
     qtest_add_func("/smmuv3-accel/standin/host-without-nesting-refused",
                    test_host_without_nesting_refused);
     qtest_add_func("/smmuv3-accel/standin/auto-without-coldplug-refused",

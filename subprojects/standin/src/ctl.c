@@ -72,8 +72,20 @@ static char *handle(char *line)
         unsigned long nth;
         int err;
 
-        if (argc != 4) {
-            return err_json("usage: fault <IOCTL_NAME> <nth> <ERRNO_NAME>");
+        long entry = -1;
+
+        if (argc != 4 && argc != 5) {
+            return err_json("usage: fault <IOCTL_NAME> <nth> <ERRNO_NAME> [entry]");
+        }
+        if (argc == 5) {
+            if (strcmp(argv[1], "IOMMU_HWPT_INVALIDATE")) {
+                return err_json("an entry index is for IOMMU_HWPT_INVALIDATE only");
+            }
+            errno = 0;
+            entry = strtol(argv[4], &end, 0);
+            if (errno || *end || entry < 0) {
+                return err_json("entry is not a number");
+            }
         }
         if (!st_ioctl_known(argv[1])) {
             return err_json("unknown ioctl name");
@@ -87,7 +99,7 @@ static char *handle(char *line)
         if (err <= 0) {
             return err_json("unknown errno name");
         }
-        if (st_fault_add(argv[1], nth, err) < 0) {
+        if (st_fault_add_entry(argv[1], nth, err, entry) < 0) {
             return err_json("too many faults armed");
         }
         st_log(2, "ctl: fault %s nth %lu errno %s armed", argv[1], nth, argv[3]);

@@ -33,6 +33,8 @@ struct ucmd {
     uint32_t usize;
     size_t ksize;
     void *cmd;
+    long fail_entry;     /* injected: fail at this entry with fail_err */
+    int fail_err;
 };
 
 static int respond(struct ucmd *u)
@@ -1160,6 +1162,11 @@ static int hwpt_invalidate(struct ucmd *u)
         uint8_t op = cmd[0] & 0xff;
         uint32_t sid;
 
+        if (u->fail_entry == (long)done) {
+            rc = -u->fail_err;
+            goto out_rec;
+        }
+
         switch (op) {
         case 0x30: /* TLBI_NSNH_ALL becomes NH_ALL of the VM's VMID */
             cmd[0] = 0x10 | ((uint64_t)(pt->vmid & 0xffff) << 32);
@@ -1265,7 +1272,12 @@ int st_iommufd_ioctl(struct st_file *f, unsigned long cmd, uint64_t arg)
     }
     st_count_ioctl(name);
     r = st_fault_check(name);
-    if (r) {
+    u.fail_entry = -1;
+    if (r && cmd == IOMMU_HWPT_INVALIDATE && st_fault_last_entry() >= 0) {
+        /* A fault at one entry: the entries before it are done. */
+        u.fail_entry = st_fault_last_entry();
+        u.fail_err = r;
+    } else if (r) {
         return -r;
     }
     if (st_uread(&usize, arg, sizeof(usize))) {

@@ -86,6 +86,7 @@ struct st_fault {
     int err;
     unsigned long calls;
     bool done;
+    long entry;          /* IOMMU_HWPT_INVALIDATE: fail at this entry; -1: the whole call */
 };
 
 struct st_host {
@@ -241,6 +242,9 @@ const char *st_ioctl_name(unsigned long cmd);
 int st_fault_check(const char *name);        /* 0 or errno to inject */
 void st_count_ioctl(const char *name);
 int st_fault_add(const char *ioctl, unsigned long nth, int err);
+int st_fault_add_entry(const char *ioctl, unsigned long nth, int err, long entry);
+/* Entry of the fault st_fault_check() last fired (-1: the whole call). */
+long st_fault_last_entry(void);
 void st_fault_clear(void);
 
 /* user memory, safe against bad pointers */

@@ -139,7 +139,9 @@ bool st_ioctl_known(const char *name)
 static struct st_fault faults[ST_MAX_FAULTS];
 static int nfaults;
 
-int st_fault_add(const char *ioctl, unsigned long nth, int err)
+static __thread long fault_last_entry = -1;
+
+int st_fault_add_entry(const char *ioctl, unsigned long nth, int err, long entry)
 {
     if (nfaults >= ST_MAX_FAULTS) {
         return -1;
@@ -148,8 +150,19 @@ int st_fault_add(const char *ioctl, unsigned long nth, int err)
     snprintf(faults[nfaults].ioctl, sizeof(faults[0].ioctl), "%s", ioctl);
     faults[nfaults].nth = nth;
     faults[nfaults].err = err;
+    faults[nfaults].entry = entry;
     nfaults++;
     return 0;
+}
+
+int st_fault_add(const char *ioctl, unsigned long nth, int err)
+{
+    return st_fault_add_entry(ioctl, nth, err, -1);
+}
+
+long st_fault_last_entry(void)
+{
+    return fault_last_entry;
 }
 
 void st_fault_clear(void)
@@ -161,6 +174,7 @@ int st_fault_check(const char *name)
 {
     int err = 0;
 
+    fault_last_entry = -1;
     for (int i = 0; i < nfaults; i++) {
         struct st_fault *f = &faults[i];
 
@@ -170,6 +184,7 @@ int st_fault_check(const char *name)
         f->calls++;
         if (!err && (f->nth == 0 || f->calls == f->nth)) {
             err = f->err;
+            fault_last_entry = f->entry;
             if (f->nth) {
                 f->done = true;
             }
