@@ -574,6 +574,89 @@ static void test_explicit_properties_hotplug_first(void)
     guest_stop(&g, true);
 }
 
+/* pcie-root-port rp0 at pcie.0 slot 3, through the low ECAM window */
+#define ECAM_LOW        0x3f000000ULL
+#define RP0_CFG         (ECAM_LOW + (0x18 << 12))
+
+/* Power the root port's slot off, as a guest does to release a device. */
+static void rp0_slot_power_off(QTestState *qts)
+{
+    uint8_t cap = qtest_readb(qts, RP0_CFG + 0x34);
+    uint16_t sltctl;
+
+    while (cap && qtest_readb(qts, RP0_CFG + cap) != 0x10 /* PCIe */) {
+        cap = qtest_readb(qts, RP0_CFG + cap + 1);
+    }
+    g_assert_cmpint(cap, !=, 0);
+    sltctl = qtest_readw(qts, RP0_CFG + cap + 0x18);
+    sltctl |= (1 << 10) /* PCC: off */ | (3 << 8) /* power indicator off */;
+    qtest_writew(qts, RP0_CFG + cap + 0x18, sltctl);
+}
+
+static int64_t count_type(QDict *d, const char *type)
+{
+    g_autoptr(GPtrArray) objs = standin_objects(d, type);
+
+    return objs->len;
+}
+
+/* The first device by hotplug, the last one removed, then again. */
+static void test_hotplug_unplug_replug(void)
+{
+    Guest g;
+    QDict *d;
+    g_autofree char *sysfs = NULL;
+    const char *rest = "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,"
+                       "addr=3.0";
+
+    g.host = standin_host_new(HOST_CONF);
+    sysfs = standin_sysfsdev(g.host, "0000:01:00.0");
+    {
+        g_autofree char *args = g_strdup_printf(
+            "-M virt,highmem-ecam=off -display none -nodefaults "
+            "-object iommufd,id=iommufd0 "
+            "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,"
+            "ril=on,ats=off,oas=44,ssidsize=0 %s", rest);
+        g.qts = standin_qtest_start(g.host, args);
+    }
+
+    for (int round = 0; round < 2; round++) {
+        qtest_qmp_device_add(g.qts, "vfio-pci", "dev0",
+                             "{'bus': 'rp0', 'iommufd': 'iommufd0',"
+                             " 'sysfsdev': %s}", sysfs);
+        d = standin_dump(g.host);
+        g_assert_cmpint(count_type(d, "viommu"), ==, 1);
+        g_assert_cmpint(count_type(d, "hwpt_nested"), ==, 2); /* abort, bypass */
+        qobject_unref(d);
+
+        /* device_del presses the attention button; the "guest" powers off */
+        qtest_qmp_device_del_send(g.qts, "dev0");
+        rp0_slot_power_off(g.qts);
+        qtest_qmp_eventwait(g.qts, "DEVICE_DELETED");
+
+        /* The last device took every vIOMMU object with it. */
+        d = standin_dump(g.host);
+        g_assert_cmpint(count_type(d, "viommu"), ==, 0);
+        g_assert_cmpint(count_type(d, "hwpt_nested"), ==, 0);
+        g_assert_cmpint(count_type(d, "vdevice"), ==, 0);
+        g_assert_cmpint(count_type(d, "device"), ==, 0);
+        g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
+        qobject_unref(d);
+
+        /* Power the slot back on for the next round. */
+        if (round == 0) {
+            uint8_t cap = qtest_readb(g.qts, RP0_CFG + 0x34);
+            while (qtest_readb(g.qts, RP0_CFG + cap) != 0x10) {
+                cap = qtest_readb(g.qts, RP0_CFG + cap + 1);
+            }
+            qtest_writew(g.qts, RP0_CFG + cap + 0x18,
+                         qtest_readw(g.qts, RP0_CFG + cap + 0x18) &
+                         ~((1 << 10) | (3 << 8)));
+        }
+    }
+    guest_stop(&g, true);
+}
+
 static void test_ril_on_host_without_ril_refused(void)
 {
     /* Host IDR3 without RIL (bit 10) */
@@ -624,6 +707,8 @@ int main(int argc, char **argv)
                    test_auto_without_coldplug_refused);
     qtest_add_func("/smmuv3-accel/standin/ril-on-host-without-ril-refused",
                    test_ril_on_host_without_ril_refused);
+    qtest_add_func("/smmuv3-accel/standin/hotplug-unplug-replug",
+                   test_hotplug_unplug_replug);
     qtest_add_func("/smmuv3-accel/standin/hotplug-first-explicit-props",
                    test_explicit_properties_hotplug_first);
     return g_test_run();
