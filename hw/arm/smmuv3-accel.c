@@ -17,16 +17,21 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/ioctl.h>
 #include "qemu/error-report.h"
+#include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "qapi/error.h"
 #include "hw/pci/pci.h"
+#include "hw/pci/pci_device.h"
 #include "hw/pci/pci_bus.h"
+#include "hw/pci/pci_device.h"
 #include "hw/qdev-core.h"
 #include "system/iommufd.h"
 #include "system/iommufd-viommu.h"
 #include "system/system.h"
 #include "system/blockdev.h"
+#include "system/physmem.h"
 #include "hw/boards.h"
 #include "migration/blocker.h"
 #include "qapi/qapi-commands-smmuv3-accel.h"
@@ -48,6 +53,9 @@
 
 /* Longest run of invalidations sent in one IOMMU_HWPT_INVALIDATE. */
 #define ACCEL_BATCH_MAX     256
+
+/* CMDQ_ALLOC_MAP.LVCMDQ is 7 bits wide */
+#define CMDQV_MAX_VCMDQS    128
 
 typedef struct SMMUv3AccelDevice {
     SMMUv3AccelState *accel;
@@ -81,6 +89,8 @@ struct SMMUv3AccelState {
     bool ril, ats;
     unsigned oas_bits, ssidsize;
     uint32_t granules;         /* IDR5 GRAN4K | GRAN16K | GRAN64K bits */
+    bool cmdqv;                /* Tegra241 CMDQV offered to the guest */
+    unsigned cmdqv_vcmdqs;     /* its logical queues (a power of two) */
 
     QLIST_HEAD(, SMMUv3AccelDevice) devices;
 
@@ -154,6 +164,14 @@ void smmuv3_accel_class_init(ObjectClass *klass)
     object_class_property_set_description(klass, "ssidsize",
         "accel: substream ID bits (IDR1.SSIDSIZE): 0 to 20, or auto "
         "(the host's)");
+    object_class_property_set_description(klass, "cmdqv",
+        "accel: NVIDIA Tegra241 CMDQV virtual command queues: on, off or "
+        "auto (on when the host SMMU of the first cold-plugged device has "
+        "CMDQV; off when no device is cold-plugged)");
+    object_class_property_set_description(klass, "cmdqv-vcmdqs",
+        "accel, cmdqv: logical command queues the guest gets, a power of "
+        "two up to the host's per-VINTF count (0, the default: the host's "
+        "count; needed with cmdqv=on when no device is cold-plugged)");
 }
 
 /* Names of the properties still 'auto', for error messages. */
@@ -172,6 +190,9 @@ static char *accel_unresolved_autos(SMMUv3State *s)
     }
     if (!s->ssidsize || !strcmp(s->ssidsize, "auto")) {
         g_string_append(str, "ssidsize=0..20 ");
+    }
+    if (s->cmdqv == ON_OFF_AUTO_ON && !s->cmdqv_vcmdqs) {
+        g_string_append(str, "cmdqv-vcmdqs=1|2|4|... ");
     }
     if (str->len) {
         g_string_truncate(str, str->len - 1);
@@ -262,6 +283,104 @@ static bool accel_check_host(SMMUv3AccelState *a, const char *devname,
     return true;
 }
 
+/*
+ * The host's CMDQV behind a new device: 0 and its IOMMU_GET_HW_INFO data,
+ * or the negative errno (-EOPNOTSUPP: a host SMMU without CMDQV).
+ */
+static int accel_host_cmdqv(HostIOMMUDeviceIOMMUFD *idev,
+                            struct iommu_hw_info_tegra241_cmdqv *info)
+{
+    struct iommu_hw_info req = {
+        .size = sizeof(req),
+        .flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+        .dev_id = idev->devid,
+        .data_len = sizeof(*info),
+        .data_uptr = (uintptr_t)info,
+        .in_data_type = IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV,
+    };
+
+    memset(info, 0, sizeof(*info));
+    if (ioctl(idev->iommufd->fd, IOMMU_GET_HW_INFO, &req)) {
+        return -errno;
+    }
+    if (req.out_data_type != IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV) {
+        return -EOPNOTSUPP;
+    }
+    return 0;
+}
+
+/*
+ * Check the CMDQV of the host SMMU behind a new device against what the
+ * guest is (or will be) promised. Before the first device resolves the
+ * properties, *@on and *@vcmdqs get what it resolves them to; the caller
+ * commits them once every other check has passed.
+ */
+static bool accel_check_cmdqv(SMMUv3AccelState *a,
+                              HostIOMMUDeviceIOMMUFD *idev,
+                              const char *devname, bool *on,
+                              unsigned *vcmdqs, Error **errp)
+{
+    SMMUv3State *s = a->smmu;
+    struct iommu_hw_info_tegra241_cmdqv info;
+    bool want = a->resolved ? a->cmdqv : s->cmdqv != ON_OFF_AUTO_OFF;
+    bool must = a->resolved ? a->cmdqv : s->cmdqv == ON_OFF_AUTO_ON;
+    unsigned host_n, n;
+    int ret;
+
+    *on = false;
+    *vcmdqs = 0;
+    if (!want) {
+        return true;
+    }
+    ret = accel_host_cmdqv(idev, &info);
+    if (ret) {
+        if (!must) {
+            trace_smmuv3_accel_cmdqv_resolved(accel_id(a), false, 0, 0);
+            return true;    /* auto: no CMDQV on this host */
+        }
+        error_setg(errp, "%s: cmdqv=on, but the host SMMU of %s has no "
+                   "CMDQV (IOMMU_GET_HW_INFO type TEGRA241_CMDQV: %s)",
+                   accel_id(a), devname, strerror(-ret));
+        error_append_hint(errp, "Set cmdqv=off on the arm-smmuv3 device%s.\n",
+                          a->resolved ? ", or put this device behind "
+                          "another arm-smmuv3" : "");
+        return false;
+    }
+    host_n = 1u << MIN(info.log2vcmdqs, 7);
+    n = a->resolved ? a->cmdqv_vcmdqs :
+        s->cmdqv_vcmdqs ? s->cmdqv_vcmdqs : host_n;
+    if (n > host_n) {
+        error_setg(errp, "%s: cmdqv-vcmdqs=%u, but a VINTF of the host SMMU "
+                   "of %s holds %u logical queues", accel_id(a), n, devname,
+                   host_n);
+        error_append_hint(errp, "Set cmdqv-vcmdqs to %u or less.\n", host_n);
+        return false;
+    }
+    *on = true;
+    *vcmdqs = n;
+    if (!a->resolved) {
+        trace_smmuv3_accel_cmdqv_resolved(accel_id(a), true, n, host_n);
+    }
+    return true;
+}
+
+/*
+ * A CMDQV guest allocates every logical queue at 2^IDR1.CMDQS entries and
+ * the host pins each one as physically contiguous memory: cap CMDQS so that
+ * a queue (16-byte entries, aligned to its size) fits in one page of what
+ * backs guest RAM (the host page size, or the huge page size of a
+ * hugetlbfs memory backend).
+ */
+static unsigned accel_cmdqv_max_cmdqs(void)
+{
+    long ps = qemu_minrampagesize();
+
+    if (ps == LONG_MAX || ps < qemu_real_host_page_size()) {
+        ps = qemu_real_host_page_size();
+    }
+    return MIN(SMMU_CMDQS, ctz64(ps) - 4);
+}
+
 void smmuv3_accel_init_regs(SMMUv3State *s)
 {
     SMMUv3AccelState *a = s->s_accel;
@@ -281,6 +400,10 @@ void smmuv3_accel_init_regs(SMMUv3State *s)
     s->idr[5] &= ~(R_IDR5_GRAN4K_MASK | R_IDR5_GRAN16K_MASK |
                    R_IDR5_GRAN64K_MASK);
     s->idr[5] |= a->granules;
+    if (a->cmdqv) {
+        s->idr[1] = FIELD_DP32(s->idr[1], IDR1, CMDQS,
+                               accel_cmdqv_max_cmdqs());
+    }
 }
 
 /* ---- vIOMMU lifetime -------------------------------------------------- */
@@ -612,6 +735,8 @@ static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
     HostIOMMUDeviceIOMMUFD *idev;
     SMMUv3AccelDevice *d;
     bool first = QLIST_EMPTY(&a->devices);
+    bool was_resolved = a->resolved, cmdqv;
+    unsigned vcmdqs;
 
     if (!object_dynamic_cast(OBJECT(hiod), TYPE_HOST_IOMMU_DEVICE_IOMMUFD)) {
         error_setg(errp, "%s: %s is not bound to iommufd", accel_id(a),
@@ -631,9 +756,14 @@ static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
                    "devices already on this SMMU", accel_id(a), hiod->name);
         return false;
     }
-    if (!accel_check_host(a, hiod->name, &hiod->caps.vendor_caps.smmuv3,
+    if (!accel_check_cmdqv(a, idev, hiod->name, &cmdqv, &vcmdqs, errp) ||
+        !accel_check_host(a, hiod->name, &hiod->caps.vendor_caps.smmuv3,
                           errp)) {
         return false;
+    }
+    if (!was_resolved) {
+        a->cmdqv = cmdqv;
+        a->cmdqv_vcmdqs = vcmdqs;
     }
     if (first && !smmuv3_accel_viommu_alloc(a, idev, errp)) {
         return false;
@@ -821,6 +951,25 @@ static bool accel_guest_boots_dt(MachineState *ms)
     return ms->kernel_filename && !ms->firmware && !drive_get(IF_PFLASH, 0, 0);
 }
 
+/* An endpoint the host SMMU cannot translate: emulated, not vfio-pci. */
+static int accel_find_emulated(DeviceState *dev, void *opaque)
+{
+    PCIDevice *pdev = (PCIDevice *)object_dynamic_cast(OBJECT(dev),
+                                                       TYPE_PCI_DEVICE);
+    DeviceState **found = opaque;
+
+    if (!pdev || *found || object_dynamic_cast(OBJECT(dev), "vfio-pci")) {
+        return 0;
+    }
+    /* Host bridges, root ports and PCI bridges route; they do no DMA. */
+    if ((pci_get_word(pdev->config + PCI_CLASS_DEVICE) >> 8) ==
+        PCI_BASE_CLASS_BRIDGE) {
+        return 0;
+    }
+    *found = dev;
+    return 0;
+}
+
 static void smmuv3_accel_machine_done(Notifier *n, void *data)
 {
     SMMUv3AccelState *a = container_of(n, SMMUv3AccelState, machine_done);
@@ -833,6 +982,23 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
         error_printf("Boot through UEFI firmware (-bios or pflash, e.g. "
                      "QEMU_EFI.fd from qemu-efi-aarch64) with acpi=on.\n");
         exit(1);
+    }
+    {
+        DeviceState *emulated = NULL;
+
+        qbus_walk_children(BUS(ARM_SMMU(a->smmu)->primary_bus),
+                           accel_find_emulated, NULL, NULL, NULL, &emulated);
+        if (emulated) {
+            error_report("%s: %s '%s' is an emulated PCI device; an accel=on "
+                         "SMMU serves only vfio-pci devices with iommufd=",
+                         accel_id(a), object_get_typename(OBJECT(emulated)),
+                         emulated->id ? emulated->id :
+                         object_get_canonical_path_component(OBJECT(emulated)));
+            error_printf("Put emulated devices on a PCIe root complex that "
+                         "has no accel=on SMMU (e.g. a pxb-pcie), or use "
+                         "-nodefaults to drop the default NIC.\n");
+            exit(1);
+        }
     }
     if (a->resolved) {
         return;
@@ -851,7 +1017,12 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
     a->oas_bits = atoi(a->smmu->oas);
     a->ssidsize = atoi(a->smmu->ssidsize);
     a->granules = R_IDR5_GRAN4K_MASK | R_IDR5_GRAN64K_MASK;
+    /* CMDQV is only ever an addition: 'auto' with no host to ask is off. */
+    a->cmdqv = a->smmu->cmdqv == ON_OFF_AUTO_ON;
+    a->cmdqv_vcmdqs = a->cmdqv ? a->smmu->cmdqv_vcmdqs : 0;
     a->resolved = true;
+    trace_smmuv3_accel_cmdqv_resolved(accel_id(a), a->cmdqv,
+                                      a->cmdqv_vcmdqs, 0);
     trace_smmuv3_accel_resolved(accel_id(a), a->ril, a->ats, a->oas_bits,
                                 a->ssidsize, a->granules);
 }
@@ -876,6 +1047,20 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
         return false;
     }
     if (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, errp)) {
+        return false;
+    }
+    if (s->cmdqv_vcmdqs && (s->cmdqv_vcmdqs > CMDQV_MAX_VCMDQS ||
+                            !is_power_of_2(s->cmdqv_vcmdqs))) {
+        error_setg(errp, "arm-smmuv3: invalid cmdqv-vcmdqs=%u",
+                   s->cmdqv_vcmdqs);
+        error_append_hint(errp, "Valid values: 0 (the host's count), or a "
+                          "power of two up to %u.\n", CMDQV_MAX_VCMDQS);
+        return false;
+    }
+    if (s->cmdqv_vcmdqs && s->cmdqv == ON_OFF_AUTO_OFF) {
+        error_setg(errp, "arm-smmuv3: cmdqv-vcmdqs=%u with cmdqv=off",
+                   s->cmdqv_vcmdqs);
+        error_append_hint(errp, "Drop cmdqv-vcmdqs, or set cmdqv=on.\n");
         return false;
     }
 
@@ -920,6 +1105,9 @@ static int accel_collect(Object *obj, void *opaque)
     i->ats = a->ats;
     i->oas = a->oas_bits;
     i->ssidsize = a->ssidsize;
+    i->cmdqv = a->cmdqv;
+    i->has_cmdqv_vcmdqs = a->cmdqv;
+    i->cmdqv_vcmdqs = a->cmdqv_vcmdqs;
     if (a->viommu_id) {
         i->has_ioas_id = i->has_s2_hwpt_id = i->has_viommu_id = true;
         i->ioas_id = a->ioas_id;

@@ -538,6 +538,17 @@ static void test_bad_property_values(void)
     g_assert_nonnull(strstr(e3, "ril"));
 }
 
+static void test_emulated_endpoint_refused(void)
+{
+    g_autofree char *err = qemu_start_fails(
+        "-M virt -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,"
+        "ril=on,ats=off,oas=48,ssidsize=0 "
+        "-device e1000e,id=nic0,bus=pcie.0");
+
+    g_assert_nonnull(strstr(err, "smmu0: e1000e 'nic0' is an emulated PCI "
+                            "device"));
+}
+
 static void test_explicit_properties_hotplug_first(void)
 {
     Guest g;
@@ -691,6 +702,8 @@ int main(int argc, char **argv)
                    test_default_machine_smmuv3_starts);
     qtest_add_func("/smmuv3-accel/properties/bad-values",
                    test_bad_property_values);
+    qtest_add_func("/smmuv3-accel/realize/emulated-endpoint-refused",
+                   test_emulated_endpoint_refused);
     qtest_add_func("/smmuv3-accel/standin/coldplug-viommu",
                    test_coldplug_viommu);
     qtest_add_func("/smmuv3-accel/standin/ste-to-nested-hwpt",
