@@ -31,6 +31,12 @@ void hmp_info_smmuv3_accel(Monitor *mon, const QDict *qdict)
                            " ssidsize=%" PRId64 "\n",
                            i->ril ? "on" : "off", i->ats ? "on" : "off",
                            i->oas, i->ssidsize);
+            if (i->cmdqv) {
+                monitor_printf(mon, "  guest: cmdqv=on, %" PRId64
+                               " logical queues\n", i->cmdqv_vcmdqs);
+            } else {
+                monitor_printf(mon, "  guest: cmdqv=off\n");
+            }
         } else {
             monitor_printf(mon, "  guest: not resolved yet (auto)\n");
         }
