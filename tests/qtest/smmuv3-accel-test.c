@@ -668,6 +668,52 @@ static void test_hotplug_unplug_replug(void)
     guest_stop(&g, true);
 }
 
+/* vfio-pci on the stand-in, no vIOMMU: the guest sees the function. */
+static void vfio_pci_on_standin(const char *conf)
+{
+    StandinHost *h = standin_host_new(conf);
+    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
+    g_autofree char *args = g_strdup_printf(
+        "-M virt,highmem-ecam=off -display none -nodefaults "
+        "-object iommufd,id=iommufd0 "
+        "-device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,"
+        "sysfsdev=%s", sysfs);
+    QTestState *qts = standin_qtest_start(h, args);
+    uint64_t cfg = ECAM_LOW + (0x10 << 12);     /* 00:02.0 */
+    QDict *d;
+
+    g_assert_cmphex(qtest_readw(qts, cfg + 0x0), ==, 0x10de);
+    g_assert_cmphex(qtest_readw(qts, cfg + 0x2), ==, 0x2342);
+    g_assert_cmphex(qtest_readl(qts, cfg + 0x8) >> 8, ==, 0x030200);
+    d = standin_dump(h);
+    g_assert_cmpint(standin_ioctl_count(d, "VFIO_DEVICE_BIND_IOMMUFD"), ==, 1);
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_IOAS_MAP") +
+                    standin_ioctl_count(d, "IOMMU_IOAS_MAP_FILE"), >, 0);
+    qobject_unref(d);
+    qtest_quit(qts);
+    standin_assert_clean_exit(h);
+    standin_host_free(h);
+}
+
+static void test_vfio_pci_without_viommu(void)
+{
+    vfio_pci_on_standin(HOST_CONF);
+}
+
+/*
+ * qemu-base-notes.md: QEMU 10.2.2 died with SIGSEGV at startup when the
+ * host refused IOMMU_IOAS_CHANGE_PROCESS. With the fix it starts, blocks
+ * CPR, and the device works.
+ */
+static void test_change_process_refused_starts(void)
+{
+    vfio_pci_on_standin(HOST_CONF
+                        "[fault]\n"
+                        "ioctl = IOMMU_IOAS_CHANGE_PROCESS\n"
+                        "nth = 0\n"
+                        "errno = ENOTTY\n");
+}
+
 static void test_ril_on_host_without_ril_refused(void)
 {
     /* Host IDR3 without RIL (bit 10) */
@@ -704,6 +750,10 @@ int main(int argc, char **argv)
                    test_bad_property_values);
     qtest_add_func("/smmuv3-accel/realize/emulated-endpoint-refused",
                    test_emulated_endpoint_refused);
+    qtest_add_func("/smmuv3-accel/standin/vfio-pci-without-viommu",
+                   test_vfio_pci_without_viommu);
+    qtest_add_func("/smmuv3-accel/standin/change-process-refused-starts",
+                   test_change_process_refused_starts);
     qtest_add_func("/smmuv3-accel/standin/coldplug-viommu",
                    test_coldplug_viommu);
     qtest_add_func("/smmuv3-accel/standin/ste-to-nested-hwpt",
