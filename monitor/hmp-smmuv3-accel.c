@@ -37,6 +37,26 @@ void hmp_info_smmuv3_accel(Monitor *mon, const QDict *qdict)
             } else {
                 monitor_printf(mon, "  guest: cmdqv=off\n");
             }
+            for (Smmuv3AccelCmdqvQueueInfoList *q = i->cmdqv_queues; q;
+                 q = q->next) {
+                Smmuv3AccelCmdqvQueueInfo *qi = q->value;
+
+                monitor_printf(mon, "  vcmdq %" PRId64 ": %s base 0x%" PRIx64
+                               " log2size %" PRId64, qi->index, qi->state,
+                               qi->base, qi->log2size);
+                if (qi->has_host_index) {
+                    monitor_printf(mon, " host index %" PRId64 " hw queue %"
+                                   PRId64 "%s", qi->host_index,
+                                   qi->hw_queue_id,
+                                   qi->placeholder ? " (placeholder)" : "");
+                }
+                monitor_printf(mon, ", page %s, %" PRId64 " traps, error %"
+                               PRId64 "\n", qi->page, qi->traps, qi->error);
+            }
+            if (i->has_cmdqv_hw_queue_allocs) {
+                monitor_printf(mon, "  cmdqv: %" PRId64 " HW queue "
+                               "allocations\n", i->cmdqv_hw_queue_allocs);
+            }
         } else {
             monitor_printf(mon, "  guest: not resolved yet (auto)\n");
         }

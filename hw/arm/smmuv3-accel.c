@@ -36,6 +36,7 @@
 #include "migration/blocker.h"
 #include "qapi/qapi-commands-smmuv3-accel.h"
 #include "smmuv3-accel.h"
+#include "tegra241-cmdqv.h"
 #include "trace.h"
 #include <linux/iommufd.h>
 
@@ -91,6 +92,8 @@ struct SMMUv3AccelState {
     uint32_t granules;         /* IDR5 GRAN4K | GRAN16K | GRAN64K bits */
     bool cmdqv;                /* Tegra241 CMDQV offered to the guest */
     unsigned cmdqv_vcmdqs;     /* its logical queues (a power of two) */
+    unsigned cmdqv_host_lvcmdqs; /* logical queues of a host VINTF */
+    Tegra241Cmdqv *cmdqv_dev;  /* the window, when cmdqv may be on */
 
     QLIST_HEAD(, SMMUv3AccelDevice) devices;
 
@@ -358,6 +361,7 @@ static bool accel_check_cmdqv(SMMUv3AccelState *a,
     }
     *on = true;
     *vcmdqs = n;
+    a->cmdqv_host_lvcmdqs = host_n;
     if (!a->resolved) {
         trace_smmuv3_accel_cmdqv_resolved(accel_id(a), true, n, host_n);
     }
@@ -404,6 +408,27 @@ void smmuv3_accel_init_regs(SMMUv3State *s)
         s->idr[1] = FIELD_DP32(s->idr[1], IDR1, CMDQS,
                                accel_cmdqv_max_cmdqs());
     }
+    if (a->cmdqv_dev) {
+        tegra241_cmdqv_reset(a->cmdqv_dev);
+    }
+}
+
+void smmuv3_accel_init_cmdqv(SMMUv3State *s)
+{
+    SMMUv3AccelState *a = s->s_accel;
+
+    /* Made whenever CMDQV may be on, so a hotplugged first device works */
+    if (s->cmdqv != ON_OFF_AUTO_OFF) {
+        a->cmdqv_dev = tegra241_cmdqv_new(s);
+    }
+}
+
+static void accel_cmdqv_resolved(SMMUv3AccelState *a)
+{
+    if (a->cmdqv_dev) {
+        tegra241_cmdqv_set_nr_queues(a->cmdqv_dev,
+                                     a->cmdqv ? a->cmdqv_vcmdqs : 0);
+    }
 }
 
 /* ---- vIOMMU lifetime -------------------------------------------------- */
@@ -412,6 +437,9 @@ static void smmuv3_accel_viommu_free(SMMUv3AccelState *a)
 {
     uint32_t *ids[] = { &a->bypass_hwpt_id, &a->abort_hwpt_id,
                         &a->viommu_id, &a->s2_hwpt_id };
+
+    /* HW queues, vEVENTQ and the page-0 mmap hold the vIOMMU: first */
+    tegra241_cmdqv_host_detach(a->cmdqv_dev);
 
     if (a->viommu_id) {
         trace_smmuv3_accel_viommu_free(accel_id(a), a->viommu_id);
@@ -443,6 +471,8 @@ static bool smmuv3_accel_viommu_alloc(SMMUv3AccelState *a,
                                       HostIOMMUDeviceIOMMUFD *idev,
                                       Error **errp)
 {
+    struct iommu_viommu_tegra241_cmdqv cmdqv_data = {};
+
     a->be = idev->iommufd;
     a->ioas_id = idev->ioas_id;
 
@@ -454,9 +484,13 @@ static bool smmuv3_accel_viommu_alloc(SMMUv3AccelState *a,
         goto fail;
     }
     if (!iommufd_backend_alloc_viommu(a->be, idev->devid,
+                                      a->cmdqv ?
+                                      IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV :
                                       IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
-                                      a->s2_hwpt_id, NULL, 0, &a->viommu_id,
-                                      errp)) {
+                                      a->s2_hwpt_id,
+                                      a->cmdqv ? &cmdqv_data : NULL,
+                                      a->cmdqv ? sizeof(cmdqv_data) : 0,
+                                      &a->viommu_id, errp)) {
         error_prepend(errp, "%s: ", accel_id(a));
         goto fail;
     }
@@ -466,6 +500,15 @@ static bool smmuv3_accel_viommu_alloc(SMMUv3AccelState *a,
                                VSTE0_V | (VSTE0_CFG_BYPASS << VSTE0_CFG_SHIFT),
                                0, &a->bypass_hwpt_id, errp)) {
         error_prepend(errp, "%s: abort/bypass HWPT: ", accel_id(a));
+        goto fail;
+    }
+    if (a->cmdqv &&
+        !tegra241_cmdqv_host_attach(a->cmdqv_dev, a->be, a->ioas_id,
+                                    a->viommu_id,
+                                    cmdqv_data.out_vintf_mmap_offset,
+                                    cmdqv_data.out_vintf_mmap_length,
+                                    a->cmdqv_host_lvcmdqs, errp)) {
+        error_prepend(errp, "%s: CMDQV: ", accel_id(a));
         goto fail;
     }
     trace_smmuv3_accel_viommu_alloc(accel_id(a), a->ioas_id, a->s2_hwpt_id,
@@ -764,6 +807,7 @@ static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
     if (!was_resolved) {
         a->cmdqv = cmdqv;
         a->cmdqv_vcmdqs = vcmdqs;
+        accel_cmdqv_resolved(a);
     }
     if (first && !smmuv3_accel_viommu_alloc(a, idev, errp)) {
         return false;
@@ -1021,6 +1065,7 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
     a->cmdqv = a->smmu->cmdqv == ON_OFF_AUTO_ON;
     a->cmdqv_vcmdqs = a->cmdqv ? a->smmu->cmdqv_vcmdqs : 0;
     a->resolved = true;
+    accel_cmdqv_resolved(a);
     trace_smmuv3_accel_cmdqv_resolved(accel_id(a), a->cmdqv,
                                       a->cmdqv_vcmdqs, 0);
     trace_smmuv3_accel_resolved(accel_id(a), a->ril, a->ats, a->oas_bits,
@@ -1108,6 +1153,34 @@ static int accel_collect(Object *obj, void *opaque)
     i->cmdqv = a->cmdqv;
     i->has_cmdqv_vcmdqs = a->cmdqv;
     i->cmdqv_vcmdqs = a->cmdqv_vcmdqs;
+    if (a->cmdqv && a->cmdqv_dev) {
+        Smmuv3AccelCmdqvQueueInfoList **qtail = &i->cmdqv_queues;
+
+        i->has_cmdqv_hw_queue_allocs = true;
+        i->has_cmdqv_queues = true;
+        i->cmdqv_hw_queue_allocs =
+            tegra241_cmdqv_hw_queue_allocs(a->cmdqv_dev);
+        for (unsigned l = 0; l < tegra241_cmdqv_nr_queues(a->cmdqv_dev);
+             l++) {
+            Smmuv3AccelCmdqvQueueInfo *qi =
+                g_new0(Smmuv3AccelCmdqvQueueInfo, 1);
+            Tegra241CmdqvQueueView v;
+
+            tegra241_cmdqv_queue_view(a->cmdqv_dev, l, &v);
+            qi->index = l;
+            qi->state = g_strdup(v.state);
+            qi->base = v.base;
+            qi->log2size = v.log2size;
+            qi->has_host_index = qi->has_hw_queue_id = v.host_index >= 0;
+            qi->host_index = v.host_index;
+            qi->hw_queue_id = v.host_id;
+            qi->placeholder = v.placeholder;
+            qi->page = g_strdup(v.direct ? "direct" : "trapped");
+            qi->error = v.error;
+            qi->traps = v.traps;
+            QAPI_LIST_APPEND(qtail, qi);
+        }
+    }
     if (a->viommu_id) {
         i->has_ioas_id = i->has_s2_hwpt_id = i->has_viommu_id = true;
         i->ioas_id = a->ioas_id;

@@ -25,6 +25,12 @@ void smmuv3_accel_class_init(ObjectClass *klass);
  */
 bool smmuv3_accel_realize(SMMUv3State *s, Error **errp);
 
+/*
+ * From the SMMU's realize, after its own MMIO region and IRQs: the
+ * Tegra241 CMDQV window and IRQ, whenever cmdqv may be on.
+ */
+void smmuv3_accel_init_cmdqv(SMMUv3State *s);
+
 /* At reset, after the emulated ID registers are set: what the host gives. */
 void smmuv3_accel_init_regs(SMMUv3State *s);
 

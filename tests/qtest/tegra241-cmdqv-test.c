@@ -255,6 +255,266 @@ static void test_vcmdqs_above_host_refused(void)
     standin_host_free(h);
 }
 
+
+/* ---- the Linux driver's sequence through the window --------------------- */
+
+#define W_CONFIG            0x000
+#define W_PARAM             0x004
+#define W_STATUS            0x008
+#define W_VINTF_ERR_MAP     0x014
+#define W_CMDQ_ERR_MAP      0x024
+#define W_ALLOC_MAP(q)      (0x200 + 4 * (q))
+#define W_VINTF0_CONFIG     0x1000
+#define W_VINTF0_STATUS     0x1004
+#define W_SID_MATCH(s)      (0x1040 + 4 * (s))
+#define W_SID_REPLACE(s)    (0x1080 + 4 * (s))
+#define W_LVCMDQ_ERR_MAP    0x10c0
+#define W_P0(l)             (0x30000 + 0x80 * (l))
+#define W_P1(l)             (0x40000 + 0x80 * (l))
+#define Q_CONS              0x00
+#define Q_PROD              0x04
+#define Q_CONFIG            0x08
+#define Q_STATUS            0x0c
+#define Q_GERROR            0x10
+#define Q_GERRORN           0x14
+#define VINTF_ENABLE        1
+#define VINTF_HYP_OWN       (1 << 17)
+#define G_RING              0x40400000ULL   /* guest RAM, 64K per queue */
+
+#define CMD_TLBI_NH_ASID(asid)  (0x11ULL | ((uint64_t)(asid) << 48))
+#define CMD_SYNC_NONE           0x46ULL
+#define CMD_ILLEGAL             0x01ULL     /* PREFETCH_CONFIG */
+
+typedef struct CmdqvGuest {
+    QTestState *qts;
+    StandinHost *host;
+    uint64_t win;
+    unsigned nr, log2size;
+    uint32_t prod[4];
+} CmdqvGuest;
+
+static void cg_start(CmdqvGuest *g, const char *conf)
+{
+    g_autofree char *sysfs = NULL;
+    g_autofree char *args = NULL;
+
+    memset(g, 0, sizeof(*g));
+    g->host = standin_host_new(conf);
+    sysfs = standin_sysfsdev(g->host, "0000:01:00.0");
+    args = g_strdup_printf("-M virt -display none -nodefaults "
+                           "-object iommufd,id=iommufd0 "
+                           "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,"
+                           "accel=on,cmdqv=on " DEV_ARGS "%s", sysfs);
+    g->qts = standin_qtest_start(g->host, args);
+    g->win = qtest_mtree_base(g->qts, "tegra241-cmdqv");
+    g->log2size = IDR1_CMDQS(qtest_readl(g->qts, qtest_mtree_base(g->qts,
+                                         "arm-smmuv3") + R_IDR1));
+}
+
+static void cg_stop(CmdqvGuest *g)
+{
+    qtest_quit(g->qts);
+    standin_assert_clean_exit(g->host);
+    standin_host_free(g->host);
+}
+
+static uint32_t cg_rd(CmdqvGuest *g, uint64_t off)
+{
+    return qtest_readl(g->qts, g->win + off);
+}
+
+static void cg_wr(CmdqvGuest *g, uint64_t off, uint32_t v)
+{
+    qtest_writel(g->qts, g->win + off, v);
+}
+
+static uint64_t cg_ring(CmdqvGuest *g, unsigned l)
+{
+    return G_RING + l * 0x10000;
+}
+
+/* Step 4 of linux-guest.md for logical queue @l */
+static void cg_deinit_queue(CmdqvGuest *g, unsigned l)
+{
+    cg_wr(g, W_P0(l) + Q_CONFIG, 0);
+    cg_wr(g, W_P0(l) + Q_PROD, 0);
+    cg_wr(g, W_P0(l) + Q_CONS, 0);
+    qtest_writeq(g->qts, g->win + W_P1(l), 0);
+    cg_wr(g, W_P0(l) + Q_GERRORN, cg_rd(g, W_P0(l) + Q_GERROR));
+    cg_wr(g, W_ALLOC_MAP(l), cg_rd(g, W_ALLOC_MAP(l)) & ~1u);
+    g->prod[l] = 0;
+}
+
+/* Step 6 for logical queue @l: ALLOCATED, BASE, CMDQ_EN, poll EN_OK */
+static void cg_init_queue(CmdqvGuest *g, unsigned l, uint64_t ring)
+{
+    int i;
+
+    cg_wr(g, W_ALLOC_MAP(l), cg_rd(g, W_ALLOC_MAP(l)) | 1);
+    qtest_writeq(g->qts, g->win + W_P1(l), ring | g->log2size);
+    cg_wr(g, W_P0(l) + Q_CONFIG, 1);
+    for (i = 0; i < 1000 && !(cg_rd(g, W_P0(l) + Q_STATUS) & 1); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(cg_rd(g, W_P0(l) + Q_STATUS) & 1, ==, 1);
+}
+
+/* Steps 1 to 6 */
+static void cg_linux_init(CmdqvGuest *g)
+{
+    uint32_t param = cg_rd(g, W_PARAM);
+    int l;
+
+    g->nr = 1 << ((param >> 4) & 0xf);
+    g_assert_cmpuint((param >> 8) & 0xf, ==, 0);        /* one VINTF */
+    g_assert_cmpuint((param >> 12) & 0xf, ==, 4);       /* 16 SIDs */
+    cg_wr(g, W_CONFIG, 0);
+    cg_wr(g, W_CONFIG, 1);
+    g_assert_cmphex(cg_rd(g, W_STATUS), ==, 1);
+    for (l = 0; l < g->nr; l++) {
+        cg_wr(g, W_ALLOC_MAP(l), l << 1);           /* VINTF0, LVCMDQ l */
+    }
+    for (l = g->nr - 1; l >= 0; l--) {
+        cg_deinit_queue(g, l);
+    }
+    cg_wr(g, W_VINTF0_CONFIG, 0);
+    for (int s = 0; s < 16; s++) {
+        cg_wr(g, W_SID_REPLACE(s), 0);
+        cg_wr(g, W_SID_MATCH(s), 0);
+    }
+    cg_wr(g, W_VINTF0_CONFIG, VINTF_HYP_OWN | VINTF_ENABLE);
+    g_assert_cmphex(cg_rd(g, W_VINTF0_CONFIG) & VINTF_HYP_OWN, ==, 0);
+    g_assert_cmphex(cg_rd(g, W_VINTF0_STATUS) & 1, ==, 1);
+    for (l = 0; l < g->nr; l++) {
+        cg_init_queue(g, l, cg_ring(g, l));
+    }
+}
+
+static void cg_cmd(CmdqvGuest *g, unsigned l, uint64_t w0, uint64_t w1)
+{
+    uint32_t mask = (1u << g->log2size) - 1;
+    uint64_t a = cg_ring(g, l) + (g->prod[l] & mask) * 16;
+
+    qtest_writeq(g->qts, a, w0);
+    qtest_writeq(g->qts, a + 8, w1);
+    g->prod[l] = (g->prod[l] + 1) & ((2u << g->log2size) - 1);
+}
+
+/* Ring PROD through the mapped page; wait for CONS (or an error) */
+static uint32_t cg_kick(CmdqvGuest *g, unsigned l)
+{
+    uint32_t cons = 0;
+
+    cg_wr(g, W_P0(l) + Q_PROD, g->prod[l]);
+    for (int i = 0; i < 2000; i++) {
+        cons = cg_rd(g, W_P0(l) + Q_CONS);
+        if ((cons & 0xfffff) == g->prod[l] || (cons >> 24) & 0x7f) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    return cons;
+}
+
+/* Per-queue operator view from query-smmuv3-accel */
+static QDict *cg_queue_info(CmdqvGuest *g, unsigned l)
+{
+    QDict *resp = qtest_qmp(g->qts, "{'execute': 'query-smmuv3-accel'}");
+    QDict *i = qobject_to(QDict, qlist_peek(qdict_get_qlist(resp, "return")));
+    QList *qs = qdict_get_qlist(i, "cmdqv-queues");
+    QListEntry *e;
+    QDict *ret = NULL;
+
+    g_assert_nonnull(qs);
+    QLIST_FOREACH_ENTRY(qs, e) {
+        QDict *q = qobject_to(QDict, qlist_entry_obj(e));
+        if (qdict_get_int(q, "index") == l) {
+            ret = q;
+            qobject_ref(ret);
+        }
+    }
+    qobject_unref(resp);
+    g_assert_nonnull(ret);
+    return ret;
+}
+
+static int64_t cg_traps(CmdqvGuest *g)
+{
+    int64_t n = 0;
+
+    for (unsigned l = 0; l < g->nr; l++) {
+        QDict *q = cg_queue_info(g, l);
+        n += qdict_get_int(q, "traps");
+        qobject_unref(q);
+    }
+    return n;
+}
+
+static void test_linux_sequence(void)
+{
+    CmdqvGuest g;
+    QDict *d;
+    GPtrArray *hwqs;
+    int64_t traps;
+    uint32_t cons;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    cg_linux_init(&g);
+    g_assert_cmpuint(g.nr, ==, 2);
+
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 2);
+    hwqs = standin_objects(d, "hw_queue");
+    g_assert_cmpint(hwqs->len, ==, 2);
+    for (int i = 0; i < 2; i++) {
+        QDict *o = g_ptr_array_index(hwqs, i);
+        int64_t idx = qdict_get_int(o, "index");
+
+        g_assert_true(qdict_get_bool(o, "enabled"));
+        g_assert_cmphex(qdict_get_int(o, "iova"), ==, cg_ring(&g, idx));
+    }
+    g_ptr_array_free(hwqs, true);
+    g_test_message("Linux sequence: %" PRId64 " IOMMU_HW_QUEUE_ALLOC, "
+                   "%" PRId64 " trapped page-0 accesses during setup",
+                   standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"),
+                   cg_traps(&g));
+    qobject_unref(d);
+
+    /* Submitting: no exit to QEMU */
+    traps = cg_traps(&g);
+    for (unsigned l = 0; l < 2; l++) {
+        cg_cmd(&g, l, CMD_TLBI_NH_ASID(0x42 + l), 0);
+        cg_cmd(&g, l, CMD_SYNC_NONE, 0);
+        cons = cg_kick(&g, l);
+        g_assert_cmphex(cons, ==, g.prod[l]);
+    }
+    g_assert_cmpint(cg_traps(&g), ==, traps);
+    {
+        QDict *q = cg_queue_info(&g, 0);
+        g_assert_cmpstr(qdict_get_str(q, "page"), ==, "direct");
+        g_assert_false(qdict_get_bool(q, "placeholder"));
+        g_assert_cmpint(qdict_get_int(q, "host-index"), ==, 0);
+        qobject_unref(q);
+    }
+    d = standin_dump(g.host);
+    g_assert_cmpint(qdict_get_int(d, "vcmdq_executed_total"), ==, 4);
+    {
+        QList *ex = qdict_get_qlist(d, "vcmdq_executed");
+        QDict *first = qobject_to(QDict, qlist_peek(ex));
+        QDict *viommu = g_ptr_array_index(standin_objects(d, "viommu"), 0);
+
+        g_assert_cmpstr(qdict_get_str(first, "op"), ==, "TLBI_NH_ASID");
+        g_assert_cmpint(qdict_get_int(first, "asid"), ==, 0x42);
+        g_assert_cmpint(qdict_get_int(first, "vmid"), ==,
+                        qdict_get_int(viommu, "vmid"));
+        g_assert_cmpstr(qdict_get_str(viommu, "viommu_type"), ==,
+                        "tegra241_cmdqv");
+    }
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 2);
+    qobject_unref(d);
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -280,5 +540,7 @@ int main(int argc, char **argv)
                    test_on_plain_host_refused);
     qtest_add_func("/tegra241-cmdqv/standin/vcmdqs-above-host-refused",
                    test_vcmdqs_above_host_refused);
+    qtest_add_func("/tegra241-cmdqv/standin/linux-sequence",
+                   test_linux_sequence);
     return g_test_run();
 }

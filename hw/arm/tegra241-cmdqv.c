@@ -1,0 +1,1061 @@
+/*
+ * NVIDIA Tegra241 CMDQV register model (spec: cmdqv-hw.md), backed by a
+ * host VINTF through iommufd.
+ *
+ * The guest sees one VINTF (VINTF0) with 'nr' logical queues.  Its setup
+ * writes (CMDQ_ALLOC_MAP, BASE, VINTF and CMDQV enables) are trapped and
+ * become wishes of the queue mapper (tegra241-cmdqv-mapper.c), which turns
+ * them into host HW queues (IOMMU_HW_QUEUE_ALLOC) at its syncs.  While the
+ * mapper says so, the host VINTF's page 0 is mapped straight into the
+ * guest at window offset 0x30000 and the guest rings its queues with no
+ * exit; otherwise page-0 accesses are trapped and forwarded to the host
+ * queue the mapper names, or served from the shadow registers.
+ *
+ * Host objects, and the one place each is freed:
+ *   HW queues                         the mapper (tegra241_cmdqv_host_detach)
+ *   vEVENTQ, page-0 mmap, placeholder tegra241_cmdqv_host_detach
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/memalign.h"
+#include "qapi/error.h"
+#include "hw/registerfields.h"
+#include "hw/sysbus.h"
+#include "hw/irq.h"
+#include "system/iommufd-viommu.h"
+#include "tegra241-cmdqv.h"
+#include "tegra241-cmdqv-mapper.h"
+#include "trace.h"
+#include <linux/iommufd.h>
+
+/* Config page */
+REG32(CONFIG, 0x000)
+    FIELD(CONFIG, CMDQV_EN, 0, 1)
+    FIELD(CONFIG, PER_CMD_OFFSET, 1, 3)
+    FIELD(CONFIG, CLK_BATCH, 4, 8)
+    FIELD(CONFIG, CMD_BATCH, 12, 8)
+    FIELD(CONFIG, CONS_DRAM_EN, 20, 1)
+REG32(PARAM, 0x004)
+    FIELD(PARAM, VER, 0, 4)
+    FIELD(PARAM, NUM_VCMDQ_LOG2, 4, 4)
+    FIELD(PARAM, NUM_VINTF_LOG2, 8, 4)
+    FIELD(PARAM, NUM_SID_PER_VINTF_LOG2, 12, 4)
+REG32(STATUS, 0x008)
+    FIELD(STATUS, CMDQV_ENABLED, 0, 1)
+REG32(VINTF_ERR_MAP, 0x014)         /* and 0x018 */
+REG32(VINTF_INT_MASK, 0x01c)        /* and 0x020 */
+REG32(CMDQ_ERR_MAP, 0x024)          /* 0x024 + 4m, m = 0..3 */
+REG32(CMDQ_ALLOC_MAP, 0x200)        /* 0x200 + 4q */
+    FIELD(CMDQ_ALLOC_MAP, ALLOCATED, 0, 1)
+    FIELD(CMDQ_ALLOC_MAP, LVCMDQ, 1, 7)
+    FIELD(CMDQ_ALLOC_MAP, VINTF, 15, 6)
+REG32(VINTF0_CONFIG, 0x1000)
+    FIELD(VINTF0_CONFIG, ENABLE, 0, 1)
+    FIELD(VINTF0_CONFIG, VMID, 1, 16)
+    FIELD(VINTF0_CONFIG, HYP_OWN, 17, 1)
+REG32(VINTF0_STATUS, 0x1004)
+    FIELD(VINTF0_STATUS, ENABLE_OK, 0, 1)
+    FIELD(VINTF0_STATUS, STATUS, 1, 3)
+REG32(VINTF0_SID_MATCH, 0x1040)     /* 0x1040 + 4s */
+    FIELD(VINTF0_SID_MATCH, ENABLE, 0, 1)
+    FIELD(VINTF0_SID_MATCH, VIRT_SID, 1, 31)
+REG32(VINTF0_SID_REPLACE, 0x1080)   /* 0x1080 + 4s */
+REG32(VINTF0_LVCMDQ_ERR_MAP, 0x10c0) /* 64 bit at 0x10c0 and 0x10c8 */
+
+/* Per-queue page 0, at q * 0x80 */
+REG32(VCMDQ_CONS_INDX, 0x00)
+    FIELD(VCMDQ_CONS_INDX, RD, 0, 20)
+    FIELD(VCMDQ_CONS_INDX, ERR, 24, 7)
+REG32(VCMDQ_PROD_INDX, 0x04)
+REG32(VCMDQ_CONFIG, 0x08)
+    FIELD(VCMDQ_CONFIG, CMDQ_EN, 0, 1)
+REG32(VCMDQ_STATUS, 0x0c)
+    FIELD(VCMDQ_STATUS, CMDQ_EN_OK, 0, 1)
+REG32(VCMDQ_GERROR, 0x10)
+    FIELD(VCMDQ_GERROR, CMDQ_ERR, 0, 1)
+    FIELD(VCMDQ_GERROR, CONS_DRAM_WR_ABT, 1, 1)
+    FIELD(VCMDQ_GERROR, CMDQ_INIT_ERR, 2, 1)
+REG32(VCMDQ_GERRORN, 0x14)
+
+/* Per-queue page 1, at q * 0x80 */
+REG32(VCMDQ_BASE_L, 0x00)
+    FIELD(VCMDQ_BASE_L, LOG2SIZE, 0, 5)
+    FIELD(VCMDQ_BASE_L, ADDR_L, 5, 27)
+REG32(VCMDQ_BASE_H, 0x04)
+REG32(VCMDQ_CONS_INDX_BASE_L, 0x08)
+REG32(VCMDQ_CONS_INDX_BASE_H, 0x0c)
+
+#define CMDQV_PAGE_SIZE         0x10000
+#define CMDQV_GLOBAL_PAGE0      0x10000
+#define CMDQV_GLOBAL_PAGE1      0x20000
+#define CMDQV_VINTF0_PAGE0      0x30000
+#define CMDQV_VINTF0_PAGE1      0x40000
+#define CMDQV_QUEUE_STRIDE      0x80
+#define CMDQV_NR_SIDS           16
+#define CMDQV_VERSION           1
+#define VCMDQ_BASE_ADDR_MASK    MAKE_64BIT_MASK(5, 43)
+#define VCMDQ_CONFIG_WRITABLE   R_VCMDQ_CONFIG_CMDQ_EN_MASK
+#define CONFIG_WRITABLE         MAKE_64BIT_MASK(0, 21)
+
+typedef struct CmdqvQueue {
+    /* Shadow page 0: what the guest sees while its queue has no host one */
+    uint32_t cons, prod, config, gerror, gerrorn;
+    uint64_t base, cons_indx_base;
+    bool backed;            /* had a host queue at the last sync */
+    bool restored;          /* restore_state() ran in this sync */
+    uint64_t traps;         /* trapped page-0 accesses */
+} CmdqvQueue;
+
+struct Tegra241Cmdqv {
+    SMMUv3State *smmu;
+    MemoryRegion window;
+    MemoryRegion page0;     /* the host VINTF page 0, while attached */
+    qemu_irq irq;
+    unsigned nr;            /* guest logical queues, 0: CMDQV off */
+
+    uint32_t config;
+    uint32_t vintf_int_mask[2];
+    uint32_t alloc_map[TEGRA241_CMDQV_MAX_QUEUES];
+    uint32_t vintf_config;
+    uint32_t sid_match[CMDQV_NR_SIDS];
+    uint32_t sid_replace[CMDQV_NR_SIDS];
+    CmdqvQueue q[TEGRA241_CMDQV_MAX_QUEUES];
+
+    /* Host side, while a vIOMMU exists */
+    IOMMUFDBackend *be;
+    uint32_t ioas_id, viommu_id, veventq_id;
+    int veventq_fd;
+    uint8_t *host_page0;
+    uint64_t host_page0_len;
+    bool page0_mapped;
+    CmdqvMapper *mapper;
+    void *ph_page;
+    uint64_t ph_iova;
+    size_t ph_size;
+
+    uint64_t hw_queue_allocs, events;
+};
+
+static bool cmdqv_enabled(Tegra241Cmdqv *c)
+{
+    return FIELD_EX32(c->config, CONFIG, CMDQV_EN);
+}
+
+static bool vintf_enabled(Tegra241Cmdqv *c)
+{
+    return FIELD_EX32(c->vintf_config, VINTF0_CONFIG, ENABLE);
+}
+
+static bool queues_run(Tegra241Cmdqv *c)
+{
+    return cmdqv_enabled(c) && vintf_enabled(c);
+}
+
+/* The logical queue of global VCMDQ @q in VINTF0, or -1 */
+static int global_to_logical(Tegra241Cmdqv *c, unsigned q)
+{
+    uint32_t map = c->alloc_map[q];
+
+    if (!FIELD_EX32(map, CMDQ_ALLOC_MAP, ALLOCATED) ||
+        FIELD_EX32(map, CMDQ_ALLOC_MAP, VINTF) != 0 ||
+        FIELD_EX32(map, CMDQ_ALLOC_MAP, LVCMDQ) >= c->nr) {
+        return -1;
+    }
+    return FIELD_EX32(map, CMDQ_ALLOC_MAP, LVCMDQ);
+}
+
+static bool logical_allocated(Tegra241Cmdqv *c, unsigned l)
+{
+    for (unsigned q = 0; q < c->nr; q++) {
+        if (global_to_logical(c, q) == l) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- the host queue page ------------------------------------------------ */
+
+static int host_index(Tegra241Cmdqv *c, unsigned l)
+{
+    return c->mapper && c->host_page0 ? cmdqv_mapper_host_index(c->mapper, l)
+                                      : -1;
+}
+
+static uint32_t host_rd(Tegra241Cmdqv *c, unsigned h, unsigned reg)
+{
+    return qatomic_read((uint32_t *)(c->host_page0 + h * CMDQV_QUEUE_STRIDE +
+                                     reg));
+}
+
+static void host_wr(Tegra241Cmdqv *c, unsigned h, unsigned reg, uint32_t v)
+{
+    qatomic_set((uint32_t *)(c->host_page0 + h * CMDQV_QUEUE_STRIDE + reg), v);
+}
+
+/* Is logical queue @l in error (GERROR.CMDQ_ERR not acknowledged)? */
+static bool queue_in_error(Tegra241Cmdqv *c, unsigned l)
+{
+    int h = host_index(c, l);
+    uint32_t gerror, gerrorn;
+
+    if (h >= 0) {
+        gerror = host_rd(c, h, A_VCMDQ_GERROR);
+        gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
+    } else {
+        gerror = c->q[l].gerror;
+        gerrorn = c->q[l].gerrorn;
+    }
+    return (gerror ^ gerrorn) & R_VCMDQ_GERROR_CMDQ_ERR_MASK;
+}
+
+static uint64_t lvcmdq_err_map(Tegra241Cmdqv *c, unsigned m)
+{
+    uint64_t map = 0;
+
+    for (unsigned l = m * 64; l < c->nr && l < (m + 1) * 64; l++) {
+        if (queue_in_error(c, l)) {
+            map |= 1ULL << (l % 64);
+        }
+    }
+    return map;
+}
+
+/* ---- mapper ops ----------------------------------------------------------- */
+
+static int cmdqv_op_alloc(void *opaque, unsigned host, int guest,
+                          uint64_t iova, unsigned log2size, uint32_t *out_id)
+{
+    Tegra241Cmdqv *c = opaque;
+    Error *err = NULL;
+    int ret = 0;
+
+    if (!iommufd_backend_alloc_hw_queue(c->be, c->viommu_id,
+                                        IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV,
+                                        host, iova, 16ULL << log2size,
+                                        out_id, &err)) {
+        ret = -EINVAL;
+        if (error_get_class(err) == ERROR_CLASS_GENERIC_ERROR) {
+            const char *msg = error_get_pretty(err);
+            /* The helper reports the kernel's errno: find it back. */
+            for (int e = 1; e < 134; e++) {
+                if (strstr(msg, strerror(e))) {
+                    ret = -e;
+                    break;
+                }
+            }
+        }
+        error_free(err);
+        *out_id = 0;
+    } else {
+        c->hw_queue_allocs++;
+    }
+    trace_tegra241_cmdqv_hw_queue_alloc(host, guest, iova, log2size, ret,
+                                        *out_id);
+    return ret;
+}
+
+static void cmdqv_op_free(void *opaque, unsigned host, uint32_t id)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    trace_tegra241_cmdqv_hw_queue_free(host, id);
+    iommufd_backend_free_id(c->be, id);
+}
+
+static void cmdqv_op_save(void *opaque, unsigned l, unsigned h,
+                          CmdqvQueueState *st)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    st->config = queues_run(c) ? host_rd(c, h, A_VCMDQ_CONFIG)
+                               : c->q[l].config;
+    host_wr(c, h, A_VCMDQ_CONFIG, 0);
+    st->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
+    st->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
+    st->gerror = host_rd(c, h, A_VCMDQ_GERROR);
+    st->gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
+    c->q[l].config = st->config;
+}
+
+static void cmdqv_op_restore(void *opaque, unsigned l, unsigned h,
+                             const CmdqvQueueState *st)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    host_wr(c, h, A_VCMDQ_GERRORN, host_rd(c, h, A_VCMDQ_GERROR));
+    host_wr(c, h, A_VCMDQ_CONS_INDX, st->cons);
+    host_wr(c, h, A_VCMDQ_PROD_INDX, st->prod);
+    c->q[l].config = st->config;
+    if (queues_run(c)) {
+        host_wr(c, h, A_VCMDQ_CONFIG, st->config);  /* CONFIG last */
+    }
+    c->q[l].restored = true;
+}
+
+static bool cmdqv_op_placeholder(void *opaque, uint64_t *iova,
+                                 unsigned *log2size)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    if (!c->ph_page) {
+        return false;
+    }
+    *iova = c->ph_iova;
+    *log2size = 1;          /* 32 bytes, the smallest queue the host takes */
+    return true;
+}
+
+static void cmdqv_op_page_mode(void *opaque, bool direct)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    trace_tegra241_cmdqv_page_mode(direct);
+    if (c->page0_mapped) {
+        memory_region_set_enabled(&c->page0, direct);
+    }
+}
+
+static void cmdqv_op_queue_error(void *opaque, unsigned l, int err)
+{
+    trace_tegra241_cmdqv_queue_error(l, err);
+}
+
+static const CmdqvMapperOps cmdqv_mapper_ops = {
+    .hw_queue_alloc = cmdqv_op_alloc,
+    .hw_queue_free = cmdqv_op_free,
+    .save_state = cmdqv_op_save,
+    .restore_state = cmdqv_op_restore,
+    .placeholder_base = cmdqv_op_placeholder,
+    .page_mode_changed = cmdqv_op_page_mode,
+    .queue_error_changed = cmdqv_op_queue_error,
+};
+
+/*
+ * Reconcile, then give each queue that just got a host queue (and no
+ * restored state) the shadow registers the guest wrote meanwhile.
+ */
+static void cmdqv_sync(Tegra241Cmdqv *c)
+{
+    if (!c->mapper) {
+        return;
+    }
+    for (unsigned l = 0; l < c->nr; l++) {
+        c->q[l].restored = false;
+    }
+    cmdqv_mapper_sync(c->mapper);
+    for (unsigned l = 0; l < c->nr; l++) {
+        CmdqvQueue *q = &c->q[l];
+        int h = host_index(c, l);
+
+        if (h >= 0 && !q->backed && !q->restored) {
+            host_wr(c, h, A_VCMDQ_CONS_INDX, q->cons);
+            host_wr(c, h, A_VCMDQ_PROD_INDX, q->prod);
+            if (queues_run(c)) {
+                host_wr(c, h, A_VCMDQ_CONFIG, q->config);
+            }
+        }
+        q->backed = h >= 0;
+    }
+}
+
+/* CMDQV_EN or VINTF ENABLE is about to change from @was to @now */
+static void cmdqv_run_changed(Tegra241Cmdqv *c, bool was, bool now)
+{
+    if (was == now) {
+        return;
+    }
+    for (unsigned l = 0; l < c->nr; l++) {
+        int h = host_index(c, l);
+
+        if (h < 0) {
+            continue;
+        }
+        if (!now) {
+            /* Stopped: the host queue's CONFIG = 0, the guest's shadowed */
+            c->q[l].config = host_rd(c, h, A_VCMDQ_CONFIG);
+            host_wr(c, h, A_VCMDQ_CONFIG, 0);
+        }
+    }
+}
+
+static void cmdqv_restart_queues(Tegra241Cmdqv *c)
+{
+    if (!queues_run(c)) {
+        return;
+    }
+    for (unsigned l = 0; l < c->nr; l++) {
+        int h = host_index(c, l);
+
+        if (h >= 0) {
+            host_wr(c, h, A_VCMDQ_CONFIG, c->q[l].config);
+        }
+    }
+}
+
+/* ---- page 0 and page 1 of a logical queue -------------------------------- */
+
+static uint32_t queue_page0_read(Tegra241Cmdqv *c, unsigned l, unsigned reg)
+{
+    CmdqvQueue *q = &c->q[l];
+    int h;
+    uint32_t v;
+
+    cmdqv_sync(c);
+    q->traps++;
+    h = host_index(c, l);
+    switch (reg) {
+    case A_VCMDQ_CONS_INDX:
+        return h >= 0 ? host_rd(c, h, reg) : q->cons;
+    case A_VCMDQ_PROD_INDX:
+        return h >= 0 ? host_rd(c, h, reg) : q->prod;
+    case A_VCMDQ_CONFIG:
+        return h >= 0 && queues_run(c) ? host_rd(c, h, reg) : q->config;
+    case A_VCMDQ_STATUS:
+        return h >= 0 && queues_run(c) ? host_rd(c, h, reg) : 0;
+    case A_VCMDQ_GERROR:
+        v = h >= 0 ? host_rd(c, h, reg) : q->gerror;
+        if (c->mapper && cmdqv_mapper_queue_error(c->mapper, l)) {
+            v |= R_VCMDQ_GERROR_CMDQ_INIT_ERR_MASK;
+        }
+        return v;
+    case A_VCMDQ_GERRORN:
+        return h >= 0 ? host_rd(c, h, reg) : q->gerrorn;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: read of reserved "
+                      "queue page 0 offset 0x%x (queue %u)\n", reg, l);
+        return 0;
+    }
+}
+
+static void queue_page0_write(Tegra241Cmdqv *c, unsigned l, unsigned reg,
+                              uint32_t v)
+{
+    CmdqvQueue *q = &c->q[l];
+    int h;
+
+    cmdqv_sync(c);
+    q->traps++;
+    h = host_index(c, l);
+    switch (reg) {
+    case A_VCMDQ_CONS_INDX:
+        q->cons = v;
+        break;
+    case A_VCMDQ_PROD_INDX:
+        q->prod = v;
+        break;
+    case A_VCMDQ_CONFIG:
+        q->config = v & VCMDQ_CONFIG_WRITABLE;
+        if (h >= 0 && queues_run(c)) {
+            host_wr(c, h, reg, q->config);
+        }
+        return;
+    case A_VCMDQ_GERRORN:
+        q->gerrorn = v;
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write of read-only "
+                      "or reserved queue page 0 offset 0x%x (queue %u)\n",
+                      reg, l);
+        return;
+    }
+    if (h >= 0) {
+        host_wr(c, h, reg, v);
+    }
+}
+
+static uint32_t queue_page1_read(Tegra241Cmdqv *c, unsigned l, unsigned reg)
+{
+    CmdqvQueue *q = &c->q[l];
+
+    switch (reg) {
+    case A_VCMDQ_BASE_L:
+        return q->base;
+    case A_VCMDQ_BASE_H:
+        return q->base >> 32;
+    case A_VCMDQ_CONS_INDX_BASE_L:
+        return q->cons_indx_base;
+    case A_VCMDQ_CONS_INDX_BASE_H:
+        return q->cons_indx_base >> 32;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: read of reserved "
+                      "queue page 1 offset 0x%x (queue %u)\n", reg, l);
+        return 0;
+    }
+}
+
+static void queue_base_changed(Tegra241Cmdqv *c, unsigned l)
+{
+    uint64_t base = c->q[l].base;
+    unsigned log2size = FIELD_EX64(base, VCMDQ_BASE_L, LOG2SIZE);
+
+    trace_tegra241_cmdqv_base(l, base);
+    if (c->mapper) {
+        cmdqv_mapper_set_base(c->mapper, l, base & VCMDQ_BASE_ADDR_MASK,
+                              log2size);
+    }
+}
+
+static void queue_page1_write(Tegra241Cmdqv *c, unsigned l, unsigned reg,
+                              uint64_t v, unsigned size)
+{
+    CmdqvQueue *q = &c->q[l];
+
+    switch (reg) {
+    case A_VCMDQ_BASE_L:
+        if (size == 8) {
+            q->base = v;
+            queue_base_changed(c, l);
+            cmdqv_sync(c);  /* Linux's way: the whole BASE at once */
+            return;
+        }
+        q->base = deposit64(q->base, 0, 32, v);
+        queue_base_changed(c, l);
+        return;
+    case A_VCMDQ_BASE_H:
+        q->base = deposit64(q->base, 32, 32, v);
+        queue_base_changed(c, l);
+        return;
+    case A_VCMDQ_CONS_INDX_BASE_L:
+        if (size == 8) {
+            q->cons_indx_base = v;
+        } else {
+            q->cons_indx_base = deposit64(q->cons_indx_base, 0, 32, v);
+        }
+        if (q->cons_indx_base) {
+            qemu_log_mask(LOG_UNIMP, "tegra241-cmdqv: queue %u: "
+                          "CONS_INDX_BASE is not mirrored\n", l);
+        }
+        return;
+    case A_VCMDQ_CONS_INDX_BASE_H:
+        q->cons_indx_base = deposit64(q->cons_indx_base, 32, 32, v);
+        return;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write of reserved "
+                      "queue page 1 offset 0x%x (queue %u)\n", reg, l);
+    }
+}
+
+/* ---- config page ---------------------------------------------------------- */
+
+static uint32_t config_read(Tegra241Cmdqv *c, hwaddr off)
+{
+    uint32_t v = 0;
+
+    switch (off) {
+    case A_CONFIG:
+        return c->config;
+    case A_PARAM:
+        v = FIELD_DP32(v, PARAM, VER, CMDQV_VERSION);
+        v = FIELD_DP32(v, PARAM, NUM_VCMDQ_LOG2, ctz32(c->nr));
+        v = FIELD_DP32(v, PARAM, NUM_VINTF_LOG2, 0);
+        v = FIELD_DP32(v, PARAM, NUM_SID_PER_VINTF_LOG2, 4);
+        return v;
+    case A_STATUS:
+        return FIELD_DP32(0, STATUS, CMDQV_ENABLED, cmdqv_enabled(c));
+    case A_VINTF_ERR_MAP:
+        return lvcmdq_err_map(c, 0) || lvcmdq_err_map(c, 1);
+    case A_VINTF_ERR_MAP + 4:
+        return 0;
+    case A_VINTF_INT_MASK:
+    case A_VINTF_INT_MASK + 4:
+        return c->vintf_int_mask[(off - A_VINTF_INT_MASK) / 4];
+    case A_CMDQ_ERR_MAP ... A_CMDQ_ERR_MAP + 0xc:
+        for (unsigned i = 0; i < 32; i++) {
+            unsigned q = (off - A_CMDQ_ERR_MAP) / 4 * 32 + i;
+            int l = q < c->nr ? global_to_logical(c, q) : -1;
+
+            if (l >= 0 && queue_in_error(c, l)) {
+                v |= 1u << i;
+            }
+        }
+        return v;
+    case A_CMDQ_ALLOC_MAP ... A_CMDQ_ALLOC_MAP + 4 * 127:
+        if ((off - A_CMDQ_ALLOC_MAP) / 4 < c->nr) {
+            return c->alloc_map[(off - A_CMDQ_ALLOC_MAP) / 4];
+        }
+        break;
+    case A_VINTF0_CONFIG:
+        return c->vintf_config;
+    case A_VINTF0_STATUS:
+        return FIELD_DP32(0, VINTF0_STATUS, ENABLE_OK, vintf_enabled(c));
+    case A_VINTF0_SID_MATCH ... A_VINTF0_SID_MATCH + 4 * 15:
+        return c->sid_match[(off - A_VINTF0_SID_MATCH) / 4];
+    case A_VINTF0_SID_REPLACE ... A_VINTF0_SID_REPLACE + 4 * 15:
+        return c->sid_replace[(off - A_VINTF0_SID_REPLACE) / 4];
+    case A_VINTF0_LVCMDQ_ERR_MAP ... A_VINTF0_LVCMDQ_ERR_MAP + 0xc:
+        return lvcmdq_err_map(c, (off - A_VINTF0_LVCMDQ_ERR_MAP) / 8) >>
+               ((off & 4) ? 32 : 0);
+    default:
+        break;
+    }
+    qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: read of reserved config "
+                  "offset 0x%" HWADDR_PRIx "\n", off);
+    return 0;
+}
+
+static void config_write(Tegra241Cmdqv *c, hwaddr off, uint32_t v)
+{
+    bool ran = queues_run(c);
+    unsigned q;
+    int old_l, new_l;
+
+    switch (off) {
+    case A_CONFIG:
+        c->config = v & CONFIG_WRITABLE;
+        trace_tegra241_cmdqv_enable("cmdqv", cmdqv_enabled(c));
+        cmdqv_run_changed(c, ran, queues_run(c));
+        if (c->mapper) {
+            cmdqv_mapper_set_cmdqv_enabled(c->mapper, cmdqv_enabled(c));
+        }
+        if (!ran && queues_run(c)) {
+            cmdqv_sync(c);
+            cmdqv_restart_queues(c);
+        }
+        return;
+    case A_VINTF_INT_MASK:
+    case A_VINTF_INT_MASK + 4:
+        c->vintf_int_mask[(off - A_VINTF_INT_MASK) / 4] = v;
+        return;
+    case A_CMDQ_ALLOC_MAP ... A_CMDQ_ALLOC_MAP + 4 * 127:
+        q = (off - A_CMDQ_ALLOC_MAP) / 4;
+        if (q >= c->nr) {
+            break;
+        }
+        if (FIELD_EX32(v, CMDQ_ALLOC_MAP, ALLOCATED) &&
+            (FIELD_EX32(v, CMDQ_ALLOC_MAP, VINTF) != 0 ||
+             FIELD_EX32(v, CMDQ_ALLOC_MAP, LVCMDQ) >= c->nr)) {
+            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: CMDQ_ALLOC_MAP(%u)"
+                          " = 0x%x names a VINTF or logical queue this VM does "
+                          "not have\n", q, v);
+            v = FIELD_DP32(v, CMDQ_ALLOC_MAP, ALLOCATED, 0);
+        }
+        old_l = global_to_logical(c, q);
+        new_l = FIELD_EX32(v, CMDQ_ALLOC_MAP, ALLOCATED) ?
+                FIELD_EX32(v, CMDQ_ALLOC_MAP, LVCMDQ) : -1;
+        if (new_l >= 0 && new_l != old_l && logical_allocated(c, new_l)) {
+            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: CMDQ_ALLOC_MAP(%u):"
+                          " logical queue %d is already allocated\n", q, new_l);
+            v = FIELD_DP32(v, CMDQ_ALLOC_MAP, ALLOCATED, 0);
+            new_l = -1;
+        }
+        c->alloc_map[q] = v & (R_CMDQ_ALLOC_MAP_ALLOCATED_MASK |
+                               R_CMDQ_ALLOC_MAP_LVCMDQ_MASK |
+                               R_CMDQ_ALLOC_MAP_VINTF_MASK);
+        trace_tegra241_cmdqv_alloc_map(q, c->alloc_map[q]);
+        if (c->mapper) {
+            if (old_l >= 0) {
+                cmdqv_mapper_set_allocated(c->mapper, old_l, false);
+            }
+            if (new_l >= 0) {
+                cmdqv_mapper_set_allocated(c->mapper, new_l, true);
+            }
+        }
+        return;
+    case A_VINTF0_CONFIG:
+        if (FIELD_EX32(v, VINTF0_CONFIG, HYP_OWN)) {
+            /* A guest never owns the hypervisor's commands: reads 0 */
+            v = FIELD_DP32(v, VINTF0_CONFIG, HYP_OWN, 0);
+        }
+        c->vintf_config = v & (R_VINTF0_CONFIG_ENABLE_MASK |
+                               R_VINTF0_CONFIG_VMID_MASK);
+        trace_tegra241_cmdqv_enable("vintf0", vintf_enabled(c));
+        cmdqv_run_changed(c, ran, queues_run(c));
+        if (c->mapper) {
+            cmdqv_mapper_set_vintf_enabled(c->mapper, vintf_enabled(c));
+        }
+        if (!ran && queues_run(c)) {
+            cmdqv_sync(c);
+            cmdqv_restart_queues(c);
+        }
+        return;
+    case A_VINTF0_SID_MATCH ... A_VINTF0_SID_MATCH + 4 * 15:
+        /* Remembered only: the host's vDEVICEs give the real mapping */
+        c->sid_match[(off - A_VINTF0_SID_MATCH) / 4] = v;
+        return;
+    case A_VINTF0_SID_REPLACE ... A_VINTF0_SID_REPLACE + 4 * 15:
+        c->sid_replace[(off - A_VINTF0_SID_REPLACE) / 4] = v;
+        return;
+    case A_PARAM:
+    case A_STATUS:
+    case A_VINTF_ERR_MAP:
+    case A_VINTF_ERR_MAP + 4:
+    case A_CMDQ_ERR_MAP ... A_CMDQ_ERR_MAP + 0xc:
+    case A_VINTF0_STATUS:
+    case A_VINTF0_LVCMDQ_ERR_MAP ... A_VINTF0_LVCMDQ_ERR_MAP + 0xc:
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write 0x%x to "
+                      "read-only config offset 0x%" HWADDR_PRIx "\n", v, off);
+        return;
+    default:
+        break;
+    }
+    qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write 0x%x to reserved "
+                  "config offset 0x%" HWADDR_PRIx "\n", v, off);
+}
+
+/* ---- the window ------------------------------------------------------------ */
+
+/* The logical queue and register of a queue-page access, or false */
+static bool decode_queue(Tegra241Cmdqv *c, hwaddr off, bool global,
+                         unsigned *l, unsigned *reg)
+{
+    unsigned idx = (off % CMDQV_PAGE_SIZE) / CMDQV_QUEUE_STRIDE;
+    int lq = idx;
+
+    *reg = off % CMDQV_QUEUE_STRIDE;
+    if (idx >= c->nr) {
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: access to queue %u "
+                      "of %u at window offset 0x%" HWADDR_PRIx "\n", idx,
+                      c->nr, off);
+        return false;
+    }
+    if (global) {
+        lq = global_to_logical(c, idx);
+        if (lq < 0) {
+            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: access to global "
+                          "VCMDQ %u, not allocated to VINTF0\n", idx);
+            return false;
+        }
+    }
+    *l = lq;
+    return true;
+}
+
+static uint32_t cmdqv_read32(Tegra241Cmdqv *c, hwaddr off)
+{
+    unsigned l, reg;
+
+    if (off < CMDQV_GLOBAL_PAGE0) {
+        return config_read(c, off);
+    }
+    if (!decode_queue(c, off, off < CMDQV_VINTF0_PAGE0, &l, &reg)) {
+        return 0;
+    }
+    if (off < CMDQV_GLOBAL_PAGE1 ||
+        (off >= CMDQV_VINTF0_PAGE0 && off < CMDQV_VINTF0_PAGE1)) {
+        return queue_page0_read(c, l, reg);
+    }
+    return queue_page1_read(c, l, reg);
+}
+
+static void cmdqv_write(Tegra241Cmdqv *c, hwaddr off, uint64_t v,
+                        unsigned size)
+{
+    unsigned l, reg;
+
+    if (off < CMDQV_GLOBAL_PAGE0) {
+        config_write(c, off, v);
+        if (size == 8) {
+            config_write(c, off + 4, v >> 32);
+        }
+        return;
+    }
+    if (!decode_queue(c, off, off < CMDQV_VINTF0_PAGE0, &l, &reg)) {
+        return;
+    }
+    if (off < CMDQV_GLOBAL_PAGE1 ||
+        (off >= CMDQV_VINTF0_PAGE0 && off < CMDQV_VINTF0_PAGE1)) {
+        queue_page0_write(c, l, reg, v);
+        if (size == 8) {
+            queue_page0_write(c, l, reg + 4, v >> 32);
+        }
+        return;
+    }
+    queue_page1_write(c, l, reg, v, size);
+}
+
+static MemTxResult cmdqv_mmio_read(void *opaque, hwaddr off, uint64_t *data,
+                                   unsigned size, MemTxAttrs attrs)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    if (!c->nr) {
+        *data = 0;
+        return MEMTX_OK;
+    }
+    if (off & (size - 1)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: misaligned %u-byte "
+                      "read at 0x%" HWADDR_PRIx "\n", size, off);
+        *data = 0;
+        return MEMTX_OK;
+    }
+    *data = cmdqv_read32(c, off);
+    if (size == 8) {
+        *data |= (uint64_t)cmdqv_read32(c, off + 4) << 32;
+    }
+    trace_tegra241_cmdqv_read(off, *data, size);
+    return MEMTX_OK;
+}
+
+static MemTxResult cmdqv_mmio_write(void *opaque, hwaddr off, uint64_t data,
+                                    unsigned size, MemTxAttrs attrs)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    trace_tegra241_cmdqv_write(off, data, size);
+    if (!c->nr) {
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write while CMDQV is "
+                      "off for this SMMU\n");
+        return MEMTX_OK;
+    }
+    if (off & (size - 1)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: misaligned %u-byte "
+                      "write at 0x%" HWADDR_PRIx "\n", size, off);
+        return MEMTX_OK;
+    }
+    cmdqv_write(c, off, data, size);
+    return MEMTX_OK;
+}
+
+static const MemoryRegionOps cmdqv_mmio_ops = {
+    .read_with_attrs = cmdqv_mmio_read,
+    .write_with_attrs = cmdqv_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 4,
+        .max_access_size = 8,
+    },
+    .impl = {
+        .min_access_size = 4,
+        .max_access_size = 8,
+    },
+};
+
+/* ---- vEVENTQ: host queue errors ------------------------------------------ */
+
+static void cmdqv_veventq_read(void *opaque)
+{
+    Tegra241Cmdqv *c = opaque;
+    struct {
+        struct iommufd_vevent_header hdr;
+        struct iommu_vevent_tegra241_cmdqv ev;
+    } QEMU_PACKED rec[16];
+    ssize_t n;
+    bool raise = false;
+
+    while ((n = read(c->veventq_fd, rec, sizeof(rec))) > 0) {
+        for (size_t i = 0; i + 1 <= n / sizeof(rec[0]); i++) {
+            uint64_t host0 = le64_to_cpu(rec[i].ev.lvcmdq_err_map[0]);
+            uint64_t host1 = le64_to_cpu(rec[i].ev.lvcmdq_err_map[1]);
+            uint64_t guest = 0;
+
+            if (rec[i].hdr.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS) {
+                raise = true;
+                continue;
+            }
+            for (unsigned l = 0; l < c->nr && l < 64; l++) {
+                int h = host_index(c, l);
+
+                if (h >= 0 && ((h < 64 ? host0 >> h : host1 >> (h - 64)) & 1)) {
+                    guest |= 1ULL << l;
+                }
+            }
+            trace_tegra241_cmdqv_event(host0, host1, guest);
+            c->events++;
+            raise = true;
+        }
+        if (n < sizeof(rec)) {
+            break;
+        }
+    }
+    /* The maps are read live from the host queues' GERROR / GERRORN. */
+    if (raise && !(c->vintf_int_mask[0] & 1)) {
+        qemu_irq_pulse(c->irq);
+    }
+}
+
+/* ---- host attach / detach ------------------------------------------------- */
+
+bool tegra241_cmdqv_host_attach(Tegra241Cmdqv *c, IOMMUFDBackend *be,
+                                uint32_t ioas_id, uint32_t viommu_id,
+                                uint64_t mmap_offset, uint64_t mmap_length,
+                                unsigned host_lvcmdqs, Error **errp)
+{
+    g_autofree char *name = NULL;
+
+    assert(!c->mapper && c->nr);
+    c->be = be;
+    c->ioas_id = ioas_id;
+    c->viommu_id = viommu_id;
+    c->veventq_fd = -1;
+
+    c->host_page0 = iommufd_backend_viommu_mmap(be, mmap_offset, mmap_length,
+                                                errp);
+    if (!c->host_page0) {
+        goto fail;
+    }
+    c->host_page0_len = mmap_length;
+    if (!iommufd_backend_alloc_veventq(be, viommu_id,
+                                       IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV, 64,
+                                       &c->veventq_id, &c->veventq_fd, errp)) {
+        goto fail;
+    }
+    qemu_set_fd_handler(c->veventq_fd, cmdqv_veventq_read, NULL, c);
+
+    /* The placeholders' ring: a zeroed page outside guest RAM */
+    c->ph_size = qemu_real_host_page_size();
+    c->ph_page = qemu_memalign(c->ph_size, c->ph_size);
+    memset(c->ph_page, 0, c->ph_size);
+    c->ph_iova = (1ULL << 48) - c->ph_size;
+    if (iommufd_backend_map_dma(be, ioas_id, c->ph_iova, c->ph_size,
+                                c->ph_page, false)) {
+        qemu_vfree(c->ph_page);
+        c->ph_page = NULL;  /* the mapper then packs, without placeholders */
+    }
+
+    name = g_strdup_printf("%s.vintf0-page0", object_get_typename(
+                               OBJECT(c->smmu)));
+    memory_region_init_ram_device_ptr(&c->page0, OBJECT(c->smmu), name,
+                                      MIN(mmap_length, CMDQV_PAGE_SIZE),
+                                      c->host_page0);
+    memory_region_set_enabled(&c->page0, false);
+    memory_region_add_subregion_overlap(&c->window, CMDQV_VINTF0_PAGE0,
+                                        &c->page0, 1);
+    c->page0_mapped = true;
+
+    c->mapper = cmdqv_mapper_new(c->nr, MIN(MAX(host_lvcmdqs, 1),
+                                            TEGRA241_CMDQV_MAX_QUEUES),
+                                 &cmdqv_mapper_ops, c);
+    /* Replay what the guest already asked for */
+    for (unsigned l = 0; l < c->nr; l++) {
+        c->q[l].backed = false;
+        if (logical_allocated(c, l)) {
+            cmdqv_mapper_set_allocated(c->mapper, l, true);
+        }
+        if (c->q[l].base) {
+            queue_base_changed(c, l);
+        }
+    }
+    cmdqv_mapper_set_vintf_enabled(c->mapper, vintf_enabled(c));
+    cmdqv_mapper_set_cmdqv_enabled(c->mapper, cmdqv_enabled(c));
+    trace_tegra241_cmdqv_host_attach(viommu_id, mmap_offset, mmap_length,
+                                     host_lvcmdqs, c->veventq_id);
+    return true;
+
+fail:
+    tegra241_cmdqv_host_detach(c);
+    return false;
+}
+
+void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
+{
+    if (!c || !c->be) {
+        return;
+    }
+    trace_tegra241_cmdqv_host_detach(c->viommu_id);
+    if (c->page0_mapped) {
+        memory_region_del_subregion(&c->window, &c->page0);
+        object_unparent(OBJECT(&c->page0));
+        c->page0_mapped = false;
+    }
+    /* HW queues first: they hold the vIOMMU and pin the placeholder page */
+    cmdqv_mapper_free(c->mapper);
+    c->mapper = NULL;
+    for (unsigned l = 0; l < c->nr; l++) {
+        c->q[l].backed = false;
+    }
+    if (c->ph_page) {
+        iommufd_backend_unmap_dma(c->be, c->ioas_id, c->ph_iova, c->ph_size);
+        qemu_vfree(c->ph_page);
+        c->ph_page = NULL;
+    }
+    if (c->veventq_fd >= 0) {
+        qemu_set_fd_handler(c->veventq_fd, NULL, NULL, NULL);
+        close(c->veventq_fd);
+        c->veventq_fd = -1;
+    }
+    if (c->veventq_id) {
+        iommufd_backend_free_id(c->be, c->veventq_id);
+        c->veventq_id = 0;
+    }
+    if (c->host_page0) {
+        iommufd_backend_viommu_munmap(c->host_page0, c->host_page0_len);
+        c->host_page0 = NULL;
+    }
+    c->be = NULL;
+    c->viommu_id = c->ioas_id = 0;
+}
+
+/* ---- lifetime --------------------------------------------------------------- */
+
+Tegra241Cmdqv *tegra241_cmdqv_new(SMMUv3State *s)
+{
+    Tegra241Cmdqv *c = g_new0(Tegra241Cmdqv, 1);
+    SysBusDevice *sbd = SYS_BUS_DEVICE(s);
+
+    c->smmu = s;
+    c->veventq_fd = -1;
+    memory_region_init_io(&c->window, OBJECT(s), &cmdqv_mmio_ops, c,
+                          "tegra241-cmdqv", TEGRA241_CMDQV_WINDOW_SIZE);
+    sysbus_init_mmio(sbd, &c->window);
+    sysbus_init_irq(sbd, &c->irq);
+    return c;
+}
+
+void tegra241_cmdqv_set_nr_queues(Tegra241Cmdqv *c, unsigned nr)
+{
+    assert(nr <= TEGRA241_CMDQV_MAX_QUEUES && !c->mapper);
+    c->nr = nr;
+}
+
+void tegra241_cmdqv_reset(Tegra241Cmdqv *c)
+{
+    if (c->mapper) {
+        cmdqv_mapper_reset(c->mapper);  /* host queues destroyed, top down */
+    }
+    c->config = 0;
+    c->vintf_config = 0;
+    memset(c->vintf_int_mask, 0, sizeof(c->vintf_int_mask));
+    memset(c->alloc_map, 0, sizeof(c->alloc_map));
+    memset(c->sid_match, 0, sizeof(c->sid_match));
+    memset(c->sid_replace, 0, sizeof(c->sid_replace));
+    for (unsigned l = 0; l < TEGRA241_CMDQV_MAX_QUEUES; l++) {
+        uint64_t traps = c->q[l].traps;
+
+        memset(&c->q[l], 0, sizeof(c->q[l]));
+        c->q[l].traps = traps;
+    }
+}
+
+/* ---- operator view ---------------------------------------------------------- */
+
+unsigned tegra241_cmdqv_nr_queues(Tegra241Cmdqv *c)
+{
+    return c ? c->nr : 0;
+}
+
+uint64_t tegra241_cmdqv_hw_queue_allocs(Tegra241Cmdqv *c)
+{
+    return c ? c->hw_queue_allocs : 0;
+}
+
+void tegra241_cmdqv_queue_view(Tegra241Cmdqv *c, unsigned l,
+                               Tegra241CmdqvQueueView *v)
+{
+    CmdqvMapperQueueInfo qi = { .host_index = -1 };
+    CmdqvMapperSlotInfo si = { .kind = CMDQV_SLOT_FREE };
+
+    memset(v, 0, sizeof(*v));
+    v->base = c->q[l].base & VCMDQ_BASE_ADDR_MASK;
+    v->log2size = FIELD_EX64(c->q[l].base, VCMDQ_BASE_L, LOG2SIZE);
+    v->traps = c->q[l].traps;
+    v->host_index = -1;
+    if (!c->mapper) {
+        v->state = "no-host";
+        return;
+    }
+    cmdqv_mapper_queue_info(c->mapper, l, &qi);
+    v->state = cmdqv_queue_status_str(qi.status);
+    v->host_index = qi.host_index;
+    v->host_id = qi.host_id;
+    v->error = qi.error;
+    v->direct = cmdqv_mapper_page_direct(c->mapper);
+    if (qi.host_index >= 0) {
+        cmdqv_mapper_slot_info(c->mapper, qi.host_index, &si);
+        v->placeholder = si.kind == CMDQV_SLOT_PLACEHOLDER;
+    }
+}
