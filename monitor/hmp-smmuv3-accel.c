@@ -55,7 +55,10 @@ void hmp_info_smmuv3_accel(Monitor *mon, const QDict *qdict)
             }
             if (i->has_cmdqv_hw_queue_allocs) {
                 monitor_printf(mon, "  cmdqv: %" PRId64 " HW queue "
-                               "allocations\n", i->cmdqv_hw_queue_allocs);
+                               "allocations, %" PRId64 " error events, %"
+                               PRId64 " interrupts\n",
+                               i->cmdqv_hw_queue_allocs,
+                               i->cmdqv_error_events, i->cmdqv_irqs);
             }
         } else {
             monitor_printf(mon, "  guest: not resolved yet (auto)\n");

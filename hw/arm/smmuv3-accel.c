@@ -1158,6 +1158,10 @@ static int accel_collect(Object *obj, void *opaque)
 
         i->has_cmdqv_hw_queue_allocs = true;
         i->has_cmdqv_queues = true;
+        i->has_cmdqv_error_events = i->has_cmdqv_irqs = true;
+        tegra241_cmdqv_error_counts(a->cmdqv_dev,
+                                    (uint64_t *)&i->cmdqv_error_events,
+                                    (uint64_t *)&i->cmdqv_irqs);
         i->cmdqv_hw_queue_allocs =
             tegra241_cmdqv_hw_queue_allocs(a->cmdqv_dev);
         for (unsigned l = 0; l < tegra241_cmdqv_nr_queues(a->cmdqv_dev);

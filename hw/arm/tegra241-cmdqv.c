@@ -22,6 +22,7 @@
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/memalign.h"
+#include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/registerfields.h"
 #include "hw/sysbus.h"
@@ -137,7 +138,7 @@ struct Tegra241Cmdqv {
     uint64_t ph_iova;
     size_t ph_size;
 
-    uint64_t hw_queue_allocs, events;
+    uint64_t hw_queue_allocs, events, irqs;
 };
 
 static bool cmdqv_enabled(Tegra241Cmdqv *c)
@@ -864,6 +865,7 @@ static void cmdqv_veventq_read(void *opaque)
     }
     /* The maps are read live from the host queues' GERROR / GERRORN. */
     if (raise && !(c->vintf_int_mask[0] & 1)) {
+        c->irqs++;
         qemu_irq_pulse(c->irq);
     }
 }
@@ -896,8 +898,12 @@ bool tegra241_cmdqv_host_attach(Tegra241Cmdqv *c, IOMMUFDBackend *be,
     }
     qemu_set_fd_handler(c->veventq_fd, cmdqv_veventq_read, NULL, c);
 
-    /* The placeholders' ring: a zeroed page outside guest RAM */
-    c->ph_size = qemu_real_host_page_size();
+    /*
+     * The placeholders' ring: a zeroed page outside guest RAM, 64 KiB
+     * (aligned) so that it is one whole page of the host kernel whatever
+     * its page size.
+     */
+    c->ph_size = MAX(qemu_real_host_page_size(), 64 * KiB);
     c->ph_page = qemu_memalign(c->ph_size, c->ph_size);
     memset(c->ph_page, 0, c->ph_size);
     c->ph_iova = (1ULL << 48) - c->ph_size;
@@ -1026,6 +1032,13 @@ void tegra241_cmdqv_reset(Tegra241Cmdqv *c)
 unsigned tegra241_cmdqv_nr_queues(Tegra241Cmdqv *c)
 {
     return c ? c->nr : 0;
+}
+
+void tegra241_cmdqv_error_counts(Tegra241Cmdqv *c, uint64_t *events,
+                                 uint64_t *irqs)
+{
+    *events = c ? c->events : 0;
+    *irqs = c ? c->irqs : 0;
 }
 
 uint64_t tegra241_cmdqv_hw_queue_allocs(Tegra241Cmdqv *c)

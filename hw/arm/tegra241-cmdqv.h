@@ -57,5 +57,8 @@ unsigned tegra241_cmdqv_nr_queues(Tegra241Cmdqv *c);
 void tegra241_cmdqv_queue_view(Tegra241Cmdqv *c, unsigned l,
                                Tegra241CmdqvQueueView *v);
 uint64_t tegra241_cmdqv_hw_queue_allocs(Tegra241Cmdqv *c);
+/* vEVENTQ records read, and CMDQV interrupts raised from them */
+void tegra241_cmdqv_error_counts(Tegra241Cmdqv *c, uint64_t *events,
+                                 uint64_t *irqs);
 
 #endif /* HW_ARM_TEGRA241_CMDQV_H */

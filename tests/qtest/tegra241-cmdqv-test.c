@@ -515,6 +515,238 @@ static void test_linux_sequence(void)
     cg_stop(&g);
 }
 
+
+static int64_t cg_query_int(CmdqvGuest *g, const char *key)
+{
+    QDict *resp = qtest_qmp(g->qts, "{'execute': 'query-smmuv3-accel'}");
+    QDict *i = qobject_to(QDict, qlist_peek(qdict_get_qlist(resp, "return")));
+    int64_t v = qdict_get_int(i, key);
+
+    qobject_unref(resp);
+    return v;
+}
+
+/* HW queue objects of the live dump, by host index (borrowed from @d) */
+static QDict *dump_hw_queue(QDict *d, int64_t index)
+{
+    g_autoptr(GPtrArray) hwqs = standin_objects(d, "hw_queue");
+
+    for (int i = 0; i < hwqs->len; i++) {
+        QDict *o = g_ptr_array_index(hwqs, i);
+        if (qdict_get_int(o, "index") == index) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static void cg_submit_ok(CmdqvGuest *g, unsigned l, uint16_t asid)
+{
+    cg_cmd(g, l, CMD_TLBI_NH_ASID(asid), 0);
+    cg_cmd(g, l, CMD_SYNC_NONE, 0);
+    g_assert_cmphex(cg_kick(g, l), ==, g->prod[l]);
+}
+
+/* Steps 1 to 5 only: the queues are left for the test to bring up */
+static void cg_linux_init_vintf(CmdqvGuest *g)
+{
+    uint32_t param = cg_rd(g, W_PARAM);
+    int l;
+
+    g->nr = 1 << ((param >> 4) & 0xf);
+    cg_wr(g, W_CONFIG, 0);
+    cg_wr(g, W_CONFIG, 1);
+    for (l = 0; l < g->nr; l++) {
+        cg_wr(g, W_ALLOC_MAP(l), l << 1);
+    }
+    for (l = g->nr - 1; l >= 0; l--) {
+        cg_deinit_queue(g, l);
+    }
+    cg_wr(g, W_VINTF0_CONFIG, 0);
+    cg_wr(g, W_VINTF0_CONFIG, VINTF_HYP_OWN | VINTF_ENABLE);
+}
+
+/* Queue 1 first: a placeholder holds host index 0 until queue 0 comes */
+static void test_queue1_before_queue0(void)
+{
+    CmdqvGuest g;
+    QDict *d, *q;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    cg_linux_init_vintf(&g);
+    cg_init_queue(&g, 1, cg_ring(&g, 1));
+    q = cg_queue_info(&g, 1);
+    g_assert_cmpint(qdict_get_int(q, "host-index"), ==, 1);
+    g_assert_cmpstr(qdict_get_str(q, "page"), ==, "direct");
+    qobject_unref(q);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 2);
+    g_assert_cmpuint(qdict_get_int(dump_hw_queue(d, 0), "iova"), !=,
+                     cg_ring(&g, 0));    /* the placeholder */
+    qobject_unref(d);
+    cg_submit_ok(&g, 1, 0x11);
+
+    cg_init_queue(&g, 0, cg_ring(&g, 0));
+    cg_submit_ok(&g, 0, 0x10);
+    cg_submit_ok(&g, 1, 0x12);   /* queue 1 rebuilt, its indexes carried */
+    d = standin_dump(g.host);
+    g_assert_cmphex(qdict_get_int(dump_hw_queue(d, 0), "iova"), ==,
+                    cg_ring(&g, 0));
+    g_assert_cmphex(qdict_get_int(dump_hw_queue(d, 1), "iova"), ==,
+                    cg_ring(&g, 1));
+    g_assert_cmpint(qdict_get_int(d, "vcmdq_executed_total"), ==, 6);
+    qobject_unref(d);
+    q = cg_queue_info(&g, 0);
+    g_assert_cmpstr(qdict_get_str(q, "page"), ==, "direct");
+    qobject_unref(q);
+    cg_stop(&g);
+}
+
+/* Re-basing queue 0 rebuilds queue 1 above it, its state carried */
+static void test_rebase_queue0_under_queue1(void)
+{
+    CmdqvGuest g;
+    QDict *d;
+    uint64_t new_ring = G_RING + 0x40000;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    cg_linux_init(&g);
+    cg_submit_ok(&g, 1, 0x21);
+    cg_submit_ok(&g, 1, 0x22);
+    /* queue 1 has commands written but not rung when queue 0 moves */
+    cg_cmd(&g, 1, CMD_TLBI_NH_ASID(0x23), 0);
+    cg_cmd(&g, 1, CMD_SYNC_NONE, 0);
+
+    qtest_writeq(g.qts, g.win + W_P1(0), new_ring | g.log2size);
+    d = standin_dump(g.host);
+    g_assert_cmphex(qdict_get_int(dump_hw_queue(d, 0), "iova"), ==, new_ring);
+    g_assert_cmpint(qdict_get_int(dump_hw_queue(d, 1), "cons"), ==, 4);
+    qobject_unref(d);
+    g_assert_cmphex(cg_kick(&g, 1), ==, g.prod[1]);
+    /* queue 0 continues on its new ring, at its old indexes */
+    {
+        uint32_t mask = (1u << g.log2size) - 1;
+        uint64_t a = new_ring + (g.prod[0] & mask) * 16;
+
+        qtest_writeq(g.qts, a, CMD_TLBI_NH_ASID(0x20));
+        qtest_writeq(g.qts, a + 8, 0);
+        g.prod[0] = (g.prod[0] + 1) & ((2u << g.log2size) - 1);
+        g_assert_cmphex(cg_kick(&g, 0), ==, g.prod[0]);
+    }
+    d = standin_dump(g.host);
+    g_assert_cmpint(qdict_get_int(d, "vcmdq_executed_total"), ==, 7);
+    qobject_unref(d);
+    cg_stop(&g);
+}
+
+/* An illegal command: error maps, IRQ, recovery after GERRORN */
+static void test_illegal_command(void)
+{
+    CmdqvGuest g;
+    uint32_t cons, gerror;
+    int i;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    cg_linux_init(&g);
+    cg_cmd(&g, 1, CMD_TLBI_NH_ASID(1), 0);
+    cg_cmd(&g, 1, CMD_ILLEGAL, 0);
+    cg_cmd(&g, 1, CMD_SYNC_NONE, 0);
+    cons = cg_kick(&g, 1);
+    g_assert_cmphex(cons & 0xfffff, ==, 1);         /* at the illegal one */
+    g_assert_cmphex((cons >> 24) & 0x7f, ==, 1);    /* CERROR_ILL */
+    gerror = cg_rd(&g, W_P0(1) + Q_GERROR);
+    g_assert_cmphex(gerror & 1, !=, cg_rd(&g, W_P0(1) + Q_GERRORN) & 1);
+
+    /* The guest's maps, in its numbering; the interrupt */
+    for (i = 0; i < 2000 && !cg_query_int(&g, "cmdqv-irqs"); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmpint(cg_query_int(&g, "cmdqv-error-events"), >=, 1);
+    g_assert_cmpint(cg_query_int(&g, "cmdqv-irqs"), >=, 1);
+    g_assert_cmphex(cg_rd(&g, W_VINTF_ERR_MAP), ==, 1);
+    g_assert_cmphex(cg_rd(&g, W_CMDQ_ERR_MAP), ==, 2);
+    g_assert_cmphex(qtest_readq(g.qts, g.win + W_LVCMDQ_ERR_MAP), ==, 2);
+    g_assert_cmphex(qtest_readq(g.qts, g.win + W_LVCMDQ_ERR_MAP + 8), ==, 0);
+
+    /* Linux: rewrite the command as a CMD_SYNC, GERRORN = GERROR */
+    qtest_writeq(g.qts, cg_ring(&g, 1) + 16, CMD_SYNC_NONE);
+    cg_wr(&g, W_P0(1) + Q_GERRORN, gerror);
+    for (i = 0; i < 2000; i++) {
+        cons = cg_rd(&g, W_P0(1) + Q_CONS);
+        if (cons == g.prod[1]) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmphex(cons, ==, g.prod[1]);
+    g_assert_cmphex(qtest_readq(g.qts, g.win + W_LVCMDQ_ERR_MAP), ==, 0);
+    g_assert_cmphex(cg_rd(&g, W_VINTF_ERR_MAP), ==, 0);
+    g_assert_cmphex(cg_rd(&g, W_CMDQ_ERR_MAP), ==, 0);
+    cg_submit_ok(&g, 1, 2);
+    cg_stop(&g);
+}
+
+/* The host refuses a queue: CMDQ_INIT_ERR, and a rewrite of BASE retries */
+static void test_alloc_failure_init_err(void)
+{
+    CmdqvGuest g;
+    QDict *r, *q;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    cg_linux_init_vintf(&g);
+    r = standin_ctl(g.host, "fault IOMMU_HW_QUEUE_ALLOC 1 ENOMEM");
+    g_assert_true(qdict_get_bool(r, "ok"));
+    qobject_unref(r);
+
+    cg_wr(&g, W_ALLOC_MAP(0), cg_rd(&g, W_ALLOC_MAP(0)) | 1);
+    qtest_writeq(g.qts, g.win + W_P1(0), cg_ring(&g, 0) | g.log2size);
+    cg_wr(&g, W_P0(0) + Q_CONFIG, 1);
+    g_usleep(20000);
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_STATUS) & 1, ==, 0);
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_GERROR) & 4, ==, 4);
+    q = cg_queue_info(&g, 0);
+    g_assert_cmpstr(qdict_get_str(q, "state"), ==, "error");
+    g_assert_cmpint(qdict_get_int(q, "error"), ==, -ENOMEM);
+    g_assert_cmpstr(qdict_get_str(q, "page"), ==, "trapped");
+    qobject_unref(q);
+
+    /* Rewriting BASE retries: the queue comes up */
+    qtest_writeq(g.qts, g.win + W_P1(0), cg_ring(&g, 0) | g.log2size);
+    for (int i = 0; i < 1000 && !(cg_rd(&g, W_P0(0) + Q_STATUS) & 1); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_STATUS) & 1, ==, 1);
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_GERROR) & 4, ==, 0);
+    cg_submit_ok(&g, 0, 5);
+    cg_stop(&g);
+}
+
+/* system_reset with every queue live: host queues go; a new boot works */
+static void test_system_reset_live(void)
+{
+    CmdqvGuest g;
+    QDict *d;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    cg_linux_init(&g);
+    cg_submit_ok(&g, 0, 1);
+    cg_submit_ok(&g, 1, 2);
+    qtest_system_reset(g.qts);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_objects(d, "hw_queue")->len, ==, 0);
+    g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
+    qobject_unref(d);
+    g_assert_cmphex(cg_rd(&g, W_CONFIG), ==, 0);
+
+    cg_linux_init(&g);
+    cg_submit_ok(&g, 0, 3);
+    cg_submit_ok(&g, 1, 4);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 4);
+    qobject_unref(d);
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -542,5 +774,15 @@ int main(int argc, char **argv)
                    test_vcmdqs_above_host_refused);
     qtest_add_func("/tegra241-cmdqv/standin/linux-sequence",
                    test_linux_sequence);
+    qtest_add_func("/tegra241-cmdqv/standin/queue1-before-queue0",
+                   test_queue1_before_queue0);
+    qtest_add_func("/tegra241-cmdqv/standin/rebase-queue0-under-queue1",
+                   test_rebase_queue0_under_queue1);
+    qtest_add_func("/tegra241-cmdqv/standin/illegal-command",
+                   test_illegal_command);
+    qtest_add_func("/tegra241-cmdqv/standin/alloc-failure-init-err",
+                   test_alloc_failure_init_err);
+    qtest_add_func("/tegra241-cmdqv/standin/system-reset-live",
+                   test_system_reset_live);
     return g_test_run();
 }
