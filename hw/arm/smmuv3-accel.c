@@ -423,6 +423,13 @@ void smmuv3_accel_init_cmdqv(SMMUv3State *s)
     }
 }
 
+bool smmuv3_accel_cmdqv_enabled(SMMUv3State *s)
+{
+    SMMUv3AccelState *a = s->s_accel;
+
+    return a && a->resolved && a->cmdqv && a->cmdqv_dev;
+}
+
 static void accel_cmdqv_resolved(SMMUv3AccelState *a)
 {
     if (a->cmdqv_dev) {

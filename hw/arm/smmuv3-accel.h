@@ -31,6 +31,12 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp);
  */
 void smmuv3_accel_init_cmdqv(SMMUv3State *s);
 
+/*
+ * Does the guest get a Tegra241 CMDQV on this SMMU (window = MMIO region
+ * 1, interrupt = IRQ 4)? For the machine's firmware tables.
+ */
+bool smmuv3_accel_cmdqv_enabled(SMMUv3State *s);
+
 /* At reset, after the emulated ID registers are set: what the host gives. */
 void smmuv3_accel_init_regs(SMMUv3State *s);
 

@@ -747,6 +747,170 @@ static void test_system_reset_live(void)
     cg_stop(&g);
 }
 
+
+/* ---- ACPI: the DSDT device the guest driver looks for -------------------- */
+
+#define VIRT_FW_CFG_BASE    0x09020000
+
+/* virt's fw_cfg: data at +0, big-endian selector at +8 */
+static void fw_cfg_read(QTestState *qts, uint16_t key, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    qtest_writew(qts, VIRT_FW_CFG_BASE + 8, bswap16(key));
+    for (size_t i = 0; i < len; i++) {
+        p[i] = qtest_readb(qts, VIRT_FW_CFG_BASE);
+    }
+}
+
+static size_t fw_cfg_file(QTestState *qts, const char *name, uint8_t *buf,
+                          size_t cap)
+{
+    uint32_t count;
+
+    fw_cfg_read(qts, 0x19, &count, 4);     /* FW_CFG_FILE_DIR */
+    count = be32_to_cpu(count);
+    for (uint32_t i = 0; i < count; i++) {
+        struct {
+            uint32_t size;
+            uint16_t select, reserved;
+            char name[56];
+        } f;
+        size_t len;
+
+        qtest_writew(qts, VIRT_FW_CFG_BASE + 8, bswap16(0x19));
+        for (size_t j = 0; j < 4 + (i + 1) * sizeof(f); j++) {
+            uint8_t b = qtest_readb(qts, VIRT_FW_CFG_BASE);
+
+            if (j >= 4 + i * sizeof(f)) {
+                ((uint8_t *)&f)[j - 4 - i * sizeof(f)] = b;
+            }
+        }
+        if (strcmp(f.name, name)) {
+            continue;
+        }
+        len = MIN(be32_to_cpu(f.size), cap);
+        fw_cfg_read(qts, be16_to_cpu(f.select), buf, len);
+        return len;
+    }
+    return 0;
+}
+
+/* Table @sig out of etc/acpi/tables, decompiled by iasl; NULL if absent */
+static char *acpi_table_asl(QTestState *qts, const char *sig,
+                            const char *dir)
+{
+    size_t cap = 1024 * 1024, len;
+    g_autofree uint8_t *blob = g_malloc0(cap);
+    g_autofree char *aml = g_strdup_printf("%s/%s.aml", dir, sig);
+    g_autofree char *dsl = g_strdup_printf("%s/%s.dsl", dir, sig);
+    g_autofree char *cmd = NULL;
+    char *text = NULL;
+
+    len = fw_cfg_file(qts, "etc/acpi/tables", blob, cap);
+    g_assert_cmpuint(len, >, 0);
+    for (size_t off = 0; off + 8 <= MIN(len, cap); off++) {
+        uint32_t tlen;
+
+        if (memcmp(blob + off, sig, 4)) {
+            continue;
+        }
+        tlen = ldl_le_p(blob + off + 4);
+        if (tlen < 36 || off + tlen > MIN(len, cap)) {
+            continue;
+        }
+        g_assert_true(g_file_set_contents(aml, (char *)blob + off, tlen,
+                                          NULL));
+        cmd = g_strdup_printf("iasl -d %s >/dev/null 2>&1", aml);
+        g_assert_cmpint(system(cmd), ==, 0);
+        g_assert_true(g_file_get_contents(dsl, &text, NULL, NULL));
+        return text;
+    }
+    return NULL;
+}
+
+static void test_acpi_dsdt_device(void)
+{
+    CmdqvGuest g;
+    g_autofree char *dir = g_dir_make_tmp("qac-acpi-XXXXXX", NULL);
+    g_autofree char *dsdt = NULL, *iort = NULL, *rm = NULL;
+    g_autofree char *mem = NULL;
+    char *dev, *p;
+    unsigned long iort_id, uid;
+
+    if (!g_find_program_in_path("iasl")) {
+        g_test_skip("iasl (acpica-tools) not installed");
+        return;
+    }
+    cg_start(&g, HOST_CONF_CMDQV);
+    dsdt = acpi_table_asl(g.qts, "DSDT", dir);
+    iort = acpi_table_asl(g.qts, "IORT", dir);
+    g_assert_nonnull(dsdt);
+    g_assert_nonnull(iort);
+
+    dev = strstr(dsdt, "\"NVDA200C\"");
+    g_assert_nonnull(dev);
+    g_assert_null(strstr(dev + 1, "\"NVDA200C\""));     /* one SMMU, one */
+    /* _UID == the SMMUv3 IORT node's identifier */
+    p = strstr(dev, "_UID");
+    g_assert_nonnull(p);
+    p = strchr(p, ',') + 1;
+    p += strspn(p, " ");
+    uid = !strncmp(p, "Zero", 4) ? 0 : !strncmp(p, "One", 3) ? 1 :
+          strtoul(p, NULL, 0);
+    /*
+     * The SMMUv3 node (type 4): its identifier, the word after Revision
+     * (older iasl versions print it as "Reserved")
+     */
+    p = strstr(iort, "Type : 04");
+    g_assert_nonnull(p);
+    p = strstr(p, "Revision : ");
+    g_assert_nonnull(p);
+    p = strchr(p, '\n');
+    p = strstr(p, " : ");
+    g_assert_nonnull(p);
+    iort_id = strtoul(p + 3, NULL, 16);
+    g_assert_cmpuint(uid, ==, iort_id);
+    g_assert_nonnull(strstr(dev, "_CCA, One"));
+    /* _CRS: the 0x50000 window where QEMU put it, and the interrupt */
+    mem = g_strdup_printf("0x%08" PRIX64 ",         // Address Base",
+                          g.win);
+    g_assert_nonnull(strstr(dev, mem));
+    g_assert_nonnull(strstr(dev, "0x00050000,         // Address Length"));
+    g_assert_nonnull(strstr(dev, "Interrupt (ResourceConsumer, Edge"));
+    cg_stop(&g);
+    rm = g_strdup_printf("rm -rf '%s'", dir);
+    g_assert_cmpint(system(rm), ==, 0);
+}
+
+static void test_acpi_no_device_when_off(void)
+{
+    StandinHost *h = standin_host_new(HOST_CONF_CMDQV);
+    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
+    g_autofree char *args = g_strdup_printf(
+        "-M virt -display none -nodefaults -object iommufd,id=iommufd0 "
+        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,cmdqv=off "
+        DEV_ARGS "%s", sysfs);
+    g_autofree char *dir = g_dir_make_tmp("qac-acpi-XXXXXX", NULL);
+    g_autofree char *dsdt = NULL, *rm = NULL;
+    QTestState *qts;
+
+    if (!g_find_program_in_path("iasl")) {
+        g_test_skip("iasl (acpica-tools) not installed");
+        standin_host_free(h);
+        return;
+    }
+    qts = standin_qtest_start(h, args);
+    dsdt = acpi_table_asl(qts, "DSDT", dir);
+    g_assert_nonnull(dsdt);
+    g_assert_null(strstr(dsdt, "NVDA200C"));
+    qtest_quit(qts);
+    standin_assert_clean_exit(h);
+    standin_host_free(h);
+    rm = g_strdup_printf("rm -rf '%s'", dir);
+    g_assert_cmpint(system(rm), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -784,5 +948,9 @@ int main(int argc, char **argv)
                    test_alloc_failure_init_err);
     qtest_add_func("/tegra241-cmdqv/standin/system-reset-live",
                    test_system_reset_live);
+    qtest_add_func("/tegra241-cmdqv/acpi/dsdt-device",
+                   test_acpi_dsdt_device);
+    qtest_add_func("/tegra241-cmdqv/acpi/no-device-when-off",
+                   test_acpi_no_device_when_off);
     return g_test_run();
 }
