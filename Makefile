@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: build deps qemu native check run patches bench clean distclean
+.PHONY: build deps qemu native guest check run patches bench clean distclean
 
 deps:
 	@scripts/deps.sh build
@@ -17,6 +17,12 @@ native: qemu
 	@scripts/build-native.sh
 
 build: qemu native
+
+# The real Linux guest (kernel, initramfs, dma_map_benchmark), built from
+# Debian's archive and cached in ~/.cache/qemu-accel-cmdqv/guest/.
+guest: deps
+	@scripts/deps.sh guest
+	@scripts/guest/build-guest.sh >/dev/null
 
 check: build
 	@/usr/bin/python3 scripts/check.py
