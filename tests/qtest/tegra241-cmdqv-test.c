@@ -911,6 +911,60 @@ static void test_acpi_no_device_when_off(void)
     g_assert_cmpint(system(rm), ==, 0);
 }
 
+
+/* Registers: PARAM, HYP_OWN, SIDs remembered, global pages, BASE halves */
+static void test_register_model(void)
+{
+    CmdqvGuest g;
+    QDict *d;
+    uint64_t ring;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    ring = cg_ring(&g, 0);
+    g_assert_cmphex(cg_rd(&g, W_PARAM), ==, 0x4011);   /* 16 SIDs, 1 VINTF,
+                                                        2 queues, v1 */
+    cg_linux_init_vintf(&g);
+    cg_wr(&g, W_VINTF0_CONFIG, VINTF_HYP_OWN | (5 << 1) | VINTF_ENABLE);
+    g_assert_cmphex(cg_rd(&g, W_VINTF0_CONFIG), ==, (5 << 1) | VINTF_ENABLE);
+    cg_wr(&g, W_SID_MATCH(3), 0x21);
+    cg_wr(&g, W_SID_REPLACE(3), 0x100);
+    g_assert_cmphex(cg_rd(&g, W_SID_MATCH(3)), ==, 0x21);
+    g_assert_cmphex(cg_rd(&g, W_SID_REPLACE(3)), ==, 0x100);
+
+    /* BASE in two halves: nothing allocated before page 0 is touched */
+    cg_wr(&g, W_ALLOC_MAP(0), 1);
+    g_assert_cmphex(cg_rd(&g, W_ALLOC_MAP(0)), ==, 1);
+    cg_wr(&g, W_P1(0), (uint32_t)ring | g.log2size);
+    cg_wr(&g, W_P1(0) + 4, ring >> 32);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 0);
+    qobject_unref(d);
+    g_assert_cmphex(qtest_readq(g.qts, g.win + W_P1(0)), ==,
+                    ring | g.log2size);
+    cg_wr(&g, W_P0(0) + Q_CONFIG, 1);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 1);
+    qobject_unref(d);
+    for (int i = 0; i < 1000 && !(cg_rd(&g, W_P0(0) + Q_STATUS) & 1); i++) {
+        g_usleep(1000);
+    }
+    /* The global pages alias the queue CMDQ_ALLOC_MAP gives VINTF0 */
+    g_assert_cmphex(cg_rd(&g, 0x10000 + Q_STATUS), ==, 1);
+    g_assert_cmphex(qtest_readq(g.qts, g.win + 0x20000), ==,
+                    ring | g.log2size);
+    cg_cmd(&g, 0, CMD_TLBI_NH_ASID(7), 0);
+    cg_cmd(&g, 0, CMD_SYNC_NONE, 0);
+    qtest_writel(g.qts, g.win + 0x10000 + Q_PROD, g.prod[0]);
+    for (int i = 0; i < 1000 && cg_rd(&g, W_P0(0) + Q_CONS) != g.prod[0];
+         i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_CONS), ==, g.prod[0]);
+    /* A global queue not allocated to VINTF0 reads as zero */
+    g_assert_cmphex(cg_rd(&g, 0x10080 + Q_CONFIG), ==, 0);
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -938,6 +992,8 @@ int main(int argc, char **argv)
                    test_vcmdqs_above_host_refused);
     qtest_add_func("/tegra241-cmdqv/standin/linux-sequence",
                    test_linux_sequence);
+    qtest_add_func("/tegra241-cmdqv/standin/register-model",
+                   test_register_model);
     qtest_add_func("/tegra241-cmdqv/standin/queue1-before-queue0",
                    test_queue1_before_queue0);
     qtest_add_func("/tegra241-cmdqv/standin/rebase-queue0-under-queue1",
