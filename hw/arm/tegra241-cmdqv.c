@@ -958,6 +958,22 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
         object_unparent(OBJECT(&c->page0));
         c->page0_mapped = false;
     }
+    /* Keep what the guest sees of its queues: a later vIOMMU resumes it */
+    for (unsigned l = 0; l < c->nr; l++) {
+        CmdqvQueue *q = &c->q[l];
+        int h = host_index(c, l);
+
+        if (h < 0) {
+            continue;
+        }
+        if (queues_run(c)) {
+            q->config = host_rd(c, h, A_VCMDQ_CONFIG);
+        }
+        q->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
+        q->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
+        q->gerror = host_rd(c, h, A_VCMDQ_GERROR);
+        q->gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
+    }
     /* HW queues first: they hold the vIOMMU and pin the placeholder page */
     cmdqv_mapper_free(c->mapper);
     c->mapper = NULL;

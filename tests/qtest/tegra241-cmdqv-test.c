@@ -965,6 +965,91 @@ static void test_register_model(void)
     cg_stop(&g);
 }
 
+
+/* pcie-root-port rp0 at pcie.0 slot 3, through the low ECAM window */
+#define ECAM_LOW        0x3f000000ULL
+#define RP0_CFG         (ECAM_LOW + (0x18 << 12))
+
+static void rp0_slot_power(QTestState *qts, bool on)
+{
+    uint8_t cap = qtest_readb(qts, RP0_CFG + 0x34);
+    uint16_t sltctl;
+
+    while (cap && qtest_readb(qts, RP0_CFG + cap) != 0x10 /* PCIe */) {
+        cap = qtest_readb(qts, RP0_CFG + cap + 1);
+    }
+    g_assert_cmpint(cap, !=, 0);
+    sltctl = qtest_readw(qts, RP0_CFG + cap + 0x18);
+    if (on) {
+        sltctl &= ~((1 << 10) | (3 << 8));
+    } else {
+        sltctl |= (1 << 10) | (3 << 8);
+    }
+    qtest_writew(qts, RP0_CFG + cap + 0x18, sltctl);
+}
+
+/*
+ * The only device unplugged with every queue live: all host objects go in
+ * an order the kernel accepts; plugged again, the guest's queues resume.
+ */
+static void test_unplug_replug_live(void)
+{
+    CmdqvGuest g;
+    g_autofree char *sysfs = NULL;
+    g_autofree char *args = NULL;
+    QDict *d, *q;
+
+    memset(&g, 0, sizeof(g));
+    g.host = standin_host_new(HOST_CONF_CMDQV);
+    sysfs = standin_sysfsdev(g.host, "0000:01:00.0");
+    args = g_strdup_printf(
+        "-M virt,highmem-ecam=off -display none -nodefaults "
+        "-object iommufd,id=iommufd0 "
+        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ril=on,"
+        "ats=off,oas=44,ssidsize=0,cmdqv=on,cmdqv-vcmdqs=2 "
+        "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=3.0");
+    g.qts = standin_qtest_start(g.host, args);
+    g.win = qtest_mtree_base(g.qts, "tegra241-cmdqv");
+    g.log2size = IDR1_CMDQS(qtest_readl(g.qts, qtest_mtree_base(g.qts,
+                                        "arm-smmuv3") + R_IDR1));
+
+    qtest_qmp_device_add(g.qts, "vfio-pci", "dev0",
+                         "{'bus': 'rp0', 'iommufd': 'iommufd0',"
+                         " 'sysfsdev': %s}", sysfs);
+    cg_linux_init(&g);
+    cg_submit_ok(&g, 0, 1);
+    cg_submit_ok(&g, 1, 2);
+
+    qtest_qmp_device_del_send(g.qts, "dev0");
+    rp0_slot_power(g.qts, false);
+    qtest_qmp_eventwait(g.qts, "DEVICE_DELETED");
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_objects(d, "viommu")->len, ==, 0);
+    g_assert_cmpint(standin_objects(d, "hw_queue")->len, ==, 0);
+    g_assert_cmpint(standin_objects(d, "veventq")->len, ==, 0);
+    g_assert_true(qlist_empty(qdict_get_qlist(d, "mmaps")));
+    g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
+    qobject_unref(d);
+    q = cg_queue_info(&g, 1);
+    g_assert_cmpstr(qdict_get_str(q, "state"), ==, "no-host");
+    qobject_unref(q);
+    /* The guest still reads its queue's indexes */
+    g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_CONS), ==, g.prod[1]);
+
+    rp0_slot_power(g.qts, true);
+    qtest_qmp_device_add(g.qts, "vfio-pci", "dev0",
+                         "{'bus': 'rp0', 'iommufd': 'iommufd0',"
+                         " 'sysfsdev': %s}", sysfs);
+    /* Nothing allocated until the guest touches page 0 again */
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_CONS), ==, g.prod[0]);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 4);
+    qobject_unref(d);
+    cg_submit_ok(&g, 0, 3);
+    cg_submit_ok(&g, 1, 4);
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1008,5 +1093,7 @@ int main(int argc, char **argv)
                    test_acpi_dsdt_device);
     qtest_add_func("/tegra241-cmdqv/acpi/no-device-when-off",
                    test_acpi_no_device_when_off);
+    qtest_add_func("/tegra241-cmdqv/standin/unplug-replug-live",
+                   test_unplug_replug_live);
     return g_test_run();
 }
