@@ -239,16 +239,12 @@ static int cmdqv_op_alloc(void *opaque, unsigned host, int guest,
                                         IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV,
                                         host, iova, 16ULL << log2size,
                                         out_id, &err)) {
-        ret = -EINVAL;
-        if (error_get_class(err) == ERROR_CLASS_GENERIC_ERROR) {
-            const char *msg = error_get_pretty(err);
-            /* The helper reports the kernel's errno: find it back. */
-            for (int e = 1; e < 134; e++) {
-                if (strstr(msg, strerror(e))) {
-                    ret = -e;
-                    break;
-                }
-            }
+        /* error_setg_errno() leaves errno as the kernel set it */
+        ret = errno ? -errno : -EIO;
+        if (guest >= 0) {
+            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: logical queue "
+                          "%d refused by the host: %s\n", guest,
+                          error_get_pretty(err));
         }
         error_free(err);
         *out_id = 0;
@@ -1083,8 +1079,9 @@ void tegra241_cmdqv_queue_view(Tegra241Cmdqv *c, unsigned l,
     v->host_id = qi.host_id;
     v->error = qi.error;
     v->direct = cmdqv_mapper_page_direct(c->mapper);
-    if (qi.host_index >= 0) {
-        cmdqv_mapper_slot_info(c->mapper, qi.host_index, &si);
+    if (qi.host_index < 0 && l < cmdqv_mapper_nr_host_queues(c->mapper)) {
+        /* Not backed: is its host index held by a placeholder? */
+        cmdqv_mapper_slot_info(c->mapper, l, &si);
         v->placeholder = si.kind == CMDQV_SLOT_PLACEHOLDER;
     }
 }

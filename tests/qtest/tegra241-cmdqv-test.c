@@ -584,6 +584,10 @@ static void test_queue1_before_queue0(void)
     g_assert_cmpuint(qdict_get_int(dump_hw_queue(d, 0), "iova"), !=,
                      cg_ring(&g, 0));    /* the placeholder */
     qobject_unref(d);
+    q = cg_queue_info(&g, 0);
+    g_assert_true(qdict_get_bool(q, "placeholder"));
+    g_assert_false(qdict_haskey(q, "host-index"));
+    qobject_unref(q);
     cg_submit_ok(&g, 1, 0x11);
 
     cg_init_queue(&g, 0, cg_ring(&g, 0));
