@@ -827,23 +827,34 @@ static const MemoryRegionOps cmdqv_mmio_ops = {
 static void cmdqv_veventq_read(void *opaque)
 {
     Tegra241Cmdqv *c = opaque;
-    struct {
-        struct iommufd_vevent_header hdr;
-        struct iommu_vevent_tegra241_cmdqv ev;
-    } QEMU_PACKED rec[16];
+    uint8_t buf[64 * (sizeof(struct iommufd_vevent_header) +
+                      sizeof(struct iommu_vevent_tegra241_cmdqv))];
     ssize_t n;
     bool raise = false;
 
-    while ((n = read(c->veventq_fd, rec, sizeof(rec))) > 0) {
-        for (size_t i = 0; i + 1 <= n / sizeof(rec[0]); i++) {
-            uint64_t host0 = le64_to_cpu(rec[i].ev.lvcmdq_err_map[0]);
-            uint64_t host1 = le64_to_cpu(rec[i].ev.lvcmdq_err_map[1]);
-            uint64_t guest = 0;
+    while ((n = read(c->veventq_fd, buf, sizeof(buf))) > 0) {
+        size_t off = 0;
 
-            if (rec[i].hdr.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS) {
+        /* Records: a header, then the data unless it marks lost events */
+        while (off + sizeof(struct iommufd_vevent_header) <= n) {
+            struct iommufd_vevent_header hdr;
+            struct iommu_vevent_tegra241_cmdqv ev;
+            uint64_t host0, host1, guest = 0;
+
+            memcpy(&hdr, buf + off, sizeof(hdr));
+            off += sizeof(hdr);
+            if (hdr.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS) {
+                trace_tegra241_cmdqv_event(~0ULL, ~0ULL, ~0ULL);
                 raise = true;
                 continue;
             }
+            if (off + sizeof(ev) > n) {
+                break;
+            }
+            memcpy(&ev, buf + off, sizeof(ev));
+            off += sizeof(ev);
+            host0 = le64_to_cpu(ev.lvcmdq_err_map[0]);
+            host1 = le64_to_cpu(ev.lvcmdq_err_map[1]);
             for (unsigned l = 0; l < c->nr && l < 64; l++) {
                 int h = host_index(c, l);
 
@@ -855,7 +866,7 @@ static void cmdqv_veventq_read(void *opaque)
             c->events++;
             raise = true;
         }
-        if (n < sizeof(rec)) {
+        if (n < sizeof(buf) / 2) {
             break;
         }
     }
