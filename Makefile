@@ -24,7 +24,7 @@ guest: deps
 	@scripts/deps.sh guest
 	@scripts/guest/build-guest.sh >/dev/null
 
-check: build
+check: build guest
 	@/usr/bin/python3 scripts/check.py
 
 run: build
