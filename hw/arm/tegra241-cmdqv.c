@@ -913,9 +913,16 @@ bool tegra241_cmdqv_host_attach(Tegra241Cmdqv *c, IOMMUFDBackend *be,
     c->ph_size = MAX(qemu_real_host_page_size(), 64 * KiB);
     c->ph_page = qemu_memalign(c->ph_size, c->ph_size);
     memset(c->ph_page, 0, c->ph_size);
-    c->ph_iova = (1ULL << 48) - c->ph_size;
-    if (iommufd_backend_map_dma(be, ioas_id, c->ph_iova, c->ph_size,
-                                c->ph_page, false)) {
+    /* At the top of a 48-bit space; another CMDQV SMMU may share the IOAS */
+    for (int k = 1; k <= 16; k++) {
+        c->ph_iova = (1ULL << 48) - k * c->ph_size;
+        if (!iommufd_backend_map_dma(be, ioas_id, c->ph_iova, c->ph_size,
+                                     c->ph_page, false)) {
+            break;
+        }
+        c->ph_iova = 0;
+    }
+    if (!c->ph_iova) {
         qemu_vfree(c->ph_page);
         c->ph_page = NULL;  /* the mapper then packs, without placeholders */
     }
