@@ -1054,6 +1054,29 @@ static void test_unplug_replug_live(void)
     cg_stop(&g);
 }
 
+
+/* kexec: the next kernel runs the whole sequence over live host queues */
+static void test_kexec_reinit(void)
+{
+    CmdqvGuest g;
+    QDict *d;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    cg_linux_init(&g);
+    cg_submit_ok(&g, 0, 1);
+    cg_submit_ok(&g, 1, 2);
+    cg_linux_init(&g);      /* no reset in between */
+    d = standin_dump(g.host);
+    /* one free and one allocation per queue */
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 4);
+    g_assert_cmpint(standin_objects(d, "hw_queue")->len, ==, 2);
+    g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
+    qobject_unref(d);
+    cg_submit_ok(&g, 0, 3);
+    cg_submit_ok(&g, 1, 4);
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1097,6 +1120,8 @@ int main(int argc, char **argv)
                    test_acpi_dsdt_device);
     qtest_add_func("/tegra241-cmdqv/acpi/no-device-when-off",
                    test_acpi_no_device_when_off);
+    qtest_add_func("/tegra241-cmdqv/standin/kexec-reinit",
+                   test_kexec_reinit);
     qtest_add_func("/tegra241-cmdqv/standin/unplug-replug-live",
                    test_unplug_replug_live);
     return g_test_run();
