@@ -23,7 +23,7 @@
 #                   (default $STANDIN_DIR/trace.log, printed path)
 #   --trace-log=F
 #   --append=ARGS   more kernel command line
-#   --qemu=PATH     QEMU binary (default $QAC_BUILD/qemu-build/qemu-system-aarch64)
+#   --qemu=PATH     QEMU binary (default $QAC_QEMU, else $QAC_BUILD/qemu-build/qemu-system-aarch64)
 #   --guest=DIR     the guest build (default: what build-guest.sh prints)
 #   --standin-dir=D the stand-in's runtime directory (STANDIN_DIR; ctl.sock
 #                   is there while QEMU runs); default a temporary one
@@ -35,7 +35,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${QAC_BUILD:-$top/build}
 iommu=accel run=bench secs=3 smp=2 tmo=240 log= quiet= dump= append= keep= sdir=
-qemu=$build/qemu-build/qemu-system-aarch64 guest= tracelog=
+qemu=${QAC_QEMU:-$build/qemu-build/qemu-system-aarch64} guest= tracelog=
 traces=()
 for a in "$@"; do
     case "$a" in
