@@ -28,13 +28,15 @@
 #   --standin-dir=D the stand-in's runtime directory (STANDIN_DIR; ctl.sock
 #                   is there while QEMU runs); default a temporary one
 #   --keep          keep the temporary directory (printed)
+#   --interactive   console on this terminal (-serial mon:stdio; Ctrl-A X
+#                   quits), no timeout; implied by --run=shell
 # Environment: QAC_BUILD (default <top>/build), QAC_GUEST_CACHE.
 # Exit status: QEMU's, 124 on timeout, 3 if the guest's init reported a
 # failure (its "QAC: done status=1"), 4 if it never got there.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${QAC_BUILD:-$top/build}
-iommu=accel run=bench secs=3 smp=2 tmo=240 log= quiet= dump= append= keep= sdir=
+iommu=accel run=bench secs=3 smp=2 tmo=240 log= quiet= dump= append= keep= sdir= interactive=
 qemu=${QAC_QEMU:-$build/qemu-build/qemu-system-aarch64} guest= tracelog=
 traces=()
 for a in "$@"; do
@@ -54,6 +56,7 @@ for a in "$@"; do
         --guest=*) guest=${a#*=} ;;
         --standin-dir=*) sdir=${a#*=} ;;
         --keep) keep=1 ;;
+        --interactive) interactive=1 ;;
         -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "boot.sh: unknown option $a (see --help)" >&2; exit 2 ;;
     esac
@@ -78,6 +81,7 @@ cleanup() {
     if [ -n "$keep" ]; then echo "boot.sh: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+case ",$run," in *,shell,*) interactive=1 ;; esac
 [ -n "$log" ] || log=$work/console.log
 : > "$log"
 
@@ -136,7 +140,17 @@ cmd=("$qemu" -M virt,gic-version=3 -cpu max,pauth-impdef=on -smp "$smp" -m 1G
      -append "$cmdline"
      -chardev file,id=con,path="$log" -serial chardev:con
      "${dev[@]}" "${traces[@]}")
+if [ -n "$interactive" ]; then
+    for i in "${!cmd[@]}"; do
+        case "${cmd[$i]}" in chardev:con) cmd[$i]=mon:stdio ;; file,id=con,*) cmd[$i]=null,id=con ;; esac
+    done
+fi
 echo "boot.sh: ${cmd[*]}" | sed "s|$work|\$STANDIN_DIR|g; s|$top/||g" >&2
+if [ -n "$interactive" ]; then
+    rc=0
+    env "${env[@]}" "${cmd[@]}" || rc=$?
+    exit "$rc"
+fi
 
 t0=$(date +%s)
 env "${env[@]}" "${cmd[@]}" </dev/null >"$work/qemu.out" 2>&1 &
