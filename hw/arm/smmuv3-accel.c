@@ -21,11 +21,11 @@
 #include "qemu/error-report.h"
 #include "qemu/host-utils.h"
 #include "qemu/log.h"
+#include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pci_bus.h"
-#include "hw/pci/pci_device.h"
 #include "hw/qdev-core.h"
 #include "system/iommufd.h"
 #include "system/iommufd-viommu.h"
@@ -103,6 +103,13 @@ struct SMMUv3AccelState {
     uint32_t batch_cons;       /* CONS (with wrap) of batch[0] */
 
     /* Counters for the operator view */
+    /* The host's events for our devices (ARM_SMMUV3 vEVENTQ) */
+    uint32_t veventq_id;
+    int veventq_fd;
+    bool seq_known;
+    uint32_t next_seq;
+    uint64_t events_relayed, events_lost;
+
     uint64_t cmds_consumed, cmds_forwarded, cmds_dropped;
     uint64_t inv_ioctls, inv_failures;
     Notifier exit_notifier;
@@ -440,12 +447,120 @@ static void accel_cmdqv_resolved(SMMUv3AccelState *a)
 
 /* ---- vIOMMU lifetime -------------------------------------------------- */
 
+/* ---- events ----------------------------------------------------------- */
+
+#define ACCEL_VEVENTQ_DEPTH 128
+
+static void accel_veventq_free(SMMUv3AccelState *a)
+{
+    if (!a->veventq_id) {
+        return;
+    }
+    qemu_set_fd_handler(a->veventq_fd, NULL, NULL, NULL);
+    /* The fd holds the vEVENTQ: close it first, then destroy. */
+    close(a->veventq_fd);
+    a->veventq_fd = -1;
+    iommufd_backend_free_id(a->be, a->veventq_id);
+    trace_smmuv3_accel_veventq(accel_id(a), a->veventq_id, false);
+    a->veventq_id = 0;
+}
+
+static void accel_events_lost(SMMUv3AccelState *a, uint32_t n)
+{
+    SMMUv3State *s = a->smmu;
+
+    a->events_lost += n;
+    /* EVENTQ_PROD.OVFLG toggles: the guest sees that events were lost */
+    s->eventq.prod ^= 1u << 31;
+    qemu_log_mask(LOG_GUEST_ERROR, "%s: %u events of the host lost (event "
+                  "queue overflow)\n", accel_id(a), n);
+}
+
+static void accel_veventq_read(void *opaque)
+{
+    SMMUv3AccelState *a = opaque;
+    uint8_t buf[64 * (sizeof(struct iommufd_vevent_header) +
+                      sizeof(struct iommu_vevent_arm_smmuv3))];
+    ssize_t n = read(a->veventq_fd, buf, sizeof(buf));
+    size_t off = 0;
+
+    /* Nothing (0), or EAGAIN: the kernel never blocks a vEVENTQ read. */
+    if (n <= 0) {
+        return;
+    }
+    while (off + sizeof(struct iommufd_vevent_header) <= (size_t)n) {
+        struct iommufd_vevent_header h;
+        struct iommu_vevent_arm_smmuv3 rec;
+        Evt evt;
+
+        memcpy(&h, buf + off, sizeof(h));
+        off += sizeof(h);
+        if (a->seq_known && h.sequence != a->next_seq) {
+            /* a gap in sequence numbers is the count lost */
+            accel_events_lost(a, (h.sequence - a->next_seq) & INT32_MAX);
+        }
+        a->seq_known = true;
+        a->next_seq = (h.sequence + 1) & INT32_MAX;
+        if (h.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS) {
+            accel_events_lost(a, 1);
+            continue;
+        }
+        if (off + sizeof(rec) > (size_t)n) {
+            break;
+        }
+        memcpy(&rec, buf + off, sizeof(rec));
+        off += sizeof(rec);
+        for (int i = 0; i < 4; i++) {
+            uint64_t w = le64_to_cpu(rec.evt[i]);
+
+            evt.word[2 * i] = w;
+            evt.word[2 * i + 1] = w >> 32;
+        }
+        trace_smmuv3_accel_event(accel_id(a), evt.word[0] & 0xff,
+                                 evt.word[1]);
+        if (smmuv3_write_eventq(a->smmu, &evt) != MEMTX_OK) {
+            accel_events_lost(a, 1);
+        } else {
+            a->events_relayed++;
+        }
+    }
+}
+
+/* The host's events reach the guest while its event queue is enabled. */
+static void accel_veventq_update(SMMUv3AccelState *a)
+{
+    Error *err = NULL;
+
+    if (a->viommu_id && smmuv3_eventq_enabled(a->smmu)) {
+        if (a->veventq_id) {
+            return;
+        }
+        if (!iommufd_backend_alloc_veventq(a->be, a->viommu_id,
+                                           IOMMU_VEVENTQ_TYPE_ARM_SMMUV3,
+                                           ACCEL_VEVENTQ_DEPTH,
+                                           &a->veventq_id, &a->veventq_fd,
+                                           &err)) {
+            error_prepend(&err, "%s: the host's events will not reach the "
+                          "guest: ", accel_id(a));
+            warn_report_err(err);
+            a->veventq_id = 0;
+            return;
+        }
+        a->seq_known = false;
+        qemu_set_fd_handler(a->veventq_fd, accel_veventq_read, NULL, a);
+        trace_smmuv3_accel_veventq(accel_id(a), a->veventq_id, true);
+    } else {
+        accel_veventq_free(a);
+    }
+}
+
 static void smmuv3_accel_viommu_free(SMMUv3AccelState *a)
 {
     uint32_t *ids[] = { &a->bypass_hwpt_id, &a->abort_hwpt_id,
                         &a->viommu_id, &a->s2_hwpt_id };
 
-    /* HW queues, vEVENTQ and the page-0 mmap hold the vIOMMU: first */
+    /* HW queues, vEVENTQs and the page-0 mmap hold the vIOMMU: first */
+    accel_veventq_free(a);
     tegra241_cmdqv_host_detach(a->cmdqv_dev);
 
     if (a->viommu_id) {
@@ -720,6 +835,7 @@ void smmuv3_accel_update_all(SMMUv3State *s)
     QLIST_FOREACH(d, &a->devices, next) {
         accel_dev_update(d);
     }
+    accel_veventq_update(a);
 }
 
 void smmuv3_accel_ste_changed(SMMUv3State *s, uint32_t start, uint32_t end)
@@ -841,6 +957,7 @@ static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
         return false;
     }
     accel_dev_update(d);
+    accel_veventq_update(a);
     return true;
 }
 
@@ -1118,6 +1235,7 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
 
     a = g_new0(SMMUv3AccelState, 1);
     a->smmu = s;
+    a->veventq_fd = -1;
     error_setg(&a->migration_blocker, "arm-smmuv3 accel=on: the host's "
                "nested translation state (vIOMMU, vDEVICEs, HWPTs) cannot be "
                "migrated");

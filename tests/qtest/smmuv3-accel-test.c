@@ -496,6 +496,54 @@ static void test_invalidation_failure_at_entry(void)
     guest_stop(&g, true);
 }
 
+/* An event the host reports for the device reaches the guest's queue. */
+#define G_EVTQ          0x40400000ULL
+#define R_EVENTQ_BASE   0xa0
+#define R_EVENTQ_PROD   0x100a8
+#define R_EVENTQ_CONS   0x100ac
+#define CR0_EVENTQEN    (1 << 2)
+
+static void test_event_reaches_guest(void)
+{
+    Guest g;
+    QDict *r;
+    uint32_t prod = 0;
+    gint64 deadline;
+
+    guest_start(&g, HOST_CONF, NULL, true);
+    guest_smmu_enable(&g);
+    qtest_memset(g.qts, G_EVTQ, 0, 32 * 16);
+    qtest_writeq(g.qts, g.smmu + R_EVENTQ_BASE, G_EVTQ | 4);  /* 16 events */
+    qtest_writel(g.qts, g.smmu + R_EVENTQ_PROD, 0);
+    qtest_writel(g.qts, g.smmu + R_EVENTQ_CONS, 0);
+    qtest_writel(g.qts, g.smmu + R_CR0,
+                 CR0_CMDQEN | CR0_SMMUEN | CR0_EVENTQEN);
+    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD),
+                      0);
+
+    /* F_TRANSLATION (0x10) with the physical SID 0x100, IOVA 0xdead000 */
+    r = standin_ctl(g.host, "event 0000:01:00.0 "
+                    "1000000000010000" "0000000000000000"
+                    "00e0ad0d00000000" "0000000000000000");
+    g_assert_true(qdict_get_bool(r, "ok"));
+    qobject_unref(r);
+
+    deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < deadline) {
+        prod = qtest_readl(g.qts, g.smmu + R_EVENTQ_PROD);
+        if (prod & 0xff) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmphex(prod & 0x1f, ==, 1);
+    g_assert_cmphex(qtest_readl(g.qts, G_EVTQ) & 0xff, ==, 0x10);
+    /* the guest sees its own SID, not the host's */
+    g_assert_cmphex(qtest_readl(g.qts, G_EVTQ + 4), ==, DEV_SID);
+    g_assert_cmphex(qtest_readq(g.qts, G_EVTQ + 16), ==, 0xdade000ULL);
+    guest_stop(&g, true);
+}
+
 static void test_host_without_nesting_refused(void)
 {
     StandinHost *h = standin_host_new(HOST_CONF_NONEST);
@@ -765,6 +813,8 @@ int main(int argc, char **argv)
                    test_invalidations_batched);
     qtest_add_func("/smmuv3-accel/standin/invalidation-failure-at-entry-10",
                    test_invalidation_failure_at_entry);
+    qtest_add_func("/smmuv3-accel/standin/event-reaches-guest",
+                   test_event_reaches_guest);
     qtest_add_func("/smmuv3-accel/standin/host-without-nesting-refused",
                    test_host_without_nesting_refused);
     qtest_add_func("/smmuv3-accel/standin/auto-without-coldplug-refused",
