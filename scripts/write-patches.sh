@@ -10,7 +10,7 @@ git -C "$tree" diff --quiet && git -C "$tree" diff --cached --quiet ||
     die "build/qemu has uncommitted changes to QEMU's files: commit them there (one commit per patch) first"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-git -C "$tree" format-patch -q --zero-commit --no-signature --no-stat \
+git -C "$tree" format-patch -q -N --zero-commit --no-signature --no-stat \
     --full-index -o "$tmp" qac-base..HEAD
 rm -f "$top"/patches/*.patch
 mkdir -p "$top/patches"
