@@ -68,7 +68,8 @@ if [ ! -f "$src/.qac-extracted" ]; then
     dsc=$cache/dl/linux_$LINUX_VERSION.dsc
     if [ ! -f "$dsc" ] || [ ! -f "$cache/dl/linux_$upver.orig.tar.xz" ]; then
         say "fetching Debian's source package linux=$LINUX_VERSION (~150 MB)"
-        apt-cache showsrc "linux=$LINUX_VERSION" 2>/dev/null | grep -q "^Version: $LINUX_VERSION\$" ||
+        versions=$(apt-cache showsrc linux 2>/dev/null | sed -n 's/^Version: //p' || true)
+        grep -qxF "$LINUX_VERSION" <<<"$versions" ||
             die "source package linux=$LINUX_VERSION not in apt's source indexes: run scripts/deps.sh guest (it adds deb-src for bookworm-backports) and apt-get update"
         (cd "$cache/dl" && apt-get source --download-only "linux=$LINUX_VERSION") ||
             die "apt-get source linux=$LINUX_VERSION failed: is the package archive reachable? (see above)"
@@ -77,6 +78,7 @@ if [ ! -f "$src/.qac-extracted" ]; then
     rm -rf "$src" "$src.tmp"
     dpkg-source -x "$dsc" "$src.tmp" >"$cache/extract.log" 2>&1 ||
         { tail -20 "$cache/extract.log" >&2; die "dpkg-source -x failed (log: $cache/extract.log)"; }
+    rm -f "$cache/src/"*.orig.tar.* "$cache/src/"*.debian.tar.* "$cache/src/"*.dsc   # dpkg-source's copies
     touch "$src.tmp/.qac-extracted"
     mv "$src.tmp" "$src"
 fi
