@@ -20,6 +20,12 @@ CONFIGURE_OPTS=(--target-list=aarch64-softmmu --disable-docs --disable-tools
 [ -n "$extra_cflags" ] && CONFIGURE_OPTS+=("--extra-cflags=$extra_cflags" "--extra-ldflags=$extra_cflags")
 
 # ccache: same cache for every clone of the project on this machine.
+# QEMU's configure names the compiler itself, so meson would not add ccache:
+# its masquerade directory comes first in PATH instead.
+if [ -d /usr/lib/ccache ]; then
+    export PATH=/usr/lib/ccache:$PATH
+    CONFIGURE_OPTS+=(--cc=/usr/lib/ccache/cc)
+fi
 export CCACHE_BASEDIR=$build
 export CCACHE_NOHASHDIR=1
 
