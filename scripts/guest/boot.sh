@@ -28,6 +28,10 @@
 #   --standin-dir=D the stand-in's runtime directory (STANDIN_DIR; ctl.sock
 #                   is there while QEMU runs); default a temporary one
 #   --keep          keep the temporary directory (printed)
+#   --reboot        let a guest reboot run the firmware and kernel again
+#                   (no -no-reboot); with --run=...,reboot the guest loops
+#   --boots=N       with --reboot: stop QEMU (SIGTERM, a clean exit) once N
+#                   boots' init finished; status 0 if every one reported 0
 #   --interactive   console on this terminal (-serial mon:stdio; Ctrl-A X
 #                   quits), no timeout; implied by --run=shell
 # Environment: QAC_BUILD (default <top>/build), QAC_GUEST_CACHE.
@@ -36,7 +40,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${QAC_BUILD:-$top/build}
-iommu=accel run=bench secs=3 smp=2 tmo=240 log= quiet= dump= append= keep= sdir= interactive=
+iommu=accel run=bench secs=3 smp=2 tmo=240 log= quiet= dump= append= keep= sdir= interactive= reboot= boots=
 qemu=${QAC_QEMU:-$build/qemu-build/qemu-system-aarch64} guest= tracelog=
 traces=()
 for a in "$@"; do
@@ -57,6 +61,8 @@ for a in "$@"; do
         --standin-dir=*) sdir=${a#*=} ;;
         --keep) keep=1 ;;
         --interactive) interactive=1 ;;
+        --reboot) reboot=1 ;;
+        --boots=*) boots=${a#*=} ;;
         -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "boot.sh: unknown option $a (see --help)" >&2; exit 2 ;;
     esac
@@ -134,8 +140,9 @@ if [ ${#traces[@]} -gt 0 ]; then
     echo "boot.sh: QEMU trace to $tracelog" >&2
 fi
 
+noreboot=(-no-reboot); [ -z "$reboot" ] || noreboot=()
 cmd=("$qemu" -M virt,gic-version=3 -cpu max,pauth-impdef=on -smp "$smp" -m 1G
-     -accel tcg -nodefaults -display none -no-reboot
+     -accel tcg -nodefaults -display none "${noreboot[@]}"
      -bios "$firmware" -kernel "$guest/Image" -initrd "$guest/initramfs.cpio.gz"
      -append "$cmdline"
      -chardev file,id=con,path="$log" -serial chardev:con
@@ -160,8 +167,14 @@ if [ -z "$quiet" ]; then
     tail -n +1 -F "$log" 2>/dev/null &
     tailpid=$!
 fi
-rc=0 timed_out=
+rc=0 timed_out= stopped=
 while kill -0 "$qpid" 2>/dev/null; do
+    if [ -n "$boots" ] && [ "$(grep -c '^QAC: done status=' "$log")" -ge "$boots" ]; then
+        sleep 0.5
+        kill -TERM "$qpid" 2>/dev/null || true
+        stopped=1
+        break
+    fi
     if [ $(( $(date +%s) - t0 )) -ge "$tmo" ]; then
         timed_out=1
         kill -TERM "$qpid" 2>/dev/null || true
@@ -186,6 +199,11 @@ if [ -n "$timed_out" ]; then
     exit 124
 fi
 echo "boot.sh: QEMU exited with status $rc after ${elapsed}s" >&2
+if [ -n "$stopped" ]; then
+    echo "boot.sh: stopped after $boots boots" >&2
+    grep '^QAC: done status=' "$log" | grep -qv '^QAC: done status=0' && exit 3
+    exit 0
+fi
 [ "$rc" = 0 ] || exit "$rc"
 grep -q '^QAC: done status=0' "$log" && exit 0
 grep -q '^QAC: done status=' "$log" && exit 3
