@@ -164,7 +164,7 @@ env "${env[@]}" "${cmd[@]}" </dev/null >"$work/qemu.out" 2>&1 &
 qpid=$!
 tailpid=
 if [ -z "$quiet" ]; then
-    tail -n +1 -F "$log" 2>/dev/null &
+    tail -n +1 -F --pid="$qpid" "$log" 2>/dev/null &
     tailpid=$!
 fi
 rc=0 timed_out= stopped=
@@ -187,7 +187,7 @@ done
 wait "$qpid" || rc=$?
 qpid=
 sleep 0.3
-[ -z "$tailpid" ] || { kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null || true; }
+[ -z "$tailpid" ] || wait "$tailpid" 2>/dev/null || true   # tail --pid ends after QEMU, having read all
 elapsed=$(( $(date +%s) - t0 ))
 if [ -s "$work/qemu.out" ]; then
     echo "boot.sh: QEMU's output:" >&2
