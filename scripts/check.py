@@ -115,6 +115,13 @@ def qtests():
     for t, only in [(t, None) for t in ours] + QEMU_OWN_QTESTS:
         args = []
         exe = os.path.join(QBUILD, "tests", "qtest", t)
+        if ONLY and not any(o in "qtest/" + t for o in ONLY):
+            continue
+        if not os.path.exists(exe):
+            totals["failed"] += 1
+            failures.append("qtest/%s: not built (%s)" % (t, exe))
+            print("%-40s missing" % ("qtest/" + t), flush=True)
+            continue
         if only:
             listing = subprocess.run([exe, "-l"], env=dict(os.environ, **env),
                                      stdout=subprocess.PIPE).stdout.decode()

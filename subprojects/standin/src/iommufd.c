@@ -259,6 +259,12 @@ static int ioas_map(struct ucmd *u)
         msync((void *)(uintptr_t)start, end - start, MS_ASYNC)) {
         return -EFAULT;
     }
+    /* device memory (a VINTF page mmap, VM_IO | VM_PFNMAP) cannot be pinned */
+    for (struct st_mmap *m = st_mmaps; m; m = m->next) {
+        if (start < m->addr + m->len && m->addr < end) {
+            return -EFAULT;
+        }
+    }
     proto.va = c->user_va;
     r = map_common(ioas, c->flags, c->length, (uint64_t *)&c->iova, &proto);
     if (r) {

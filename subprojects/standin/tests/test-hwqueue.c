@@ -354,6 +354,27 @@ static void test_mmap_selftest_replay(void)
     t_env_down(&e);
 }
 
+/* The VINTF page is device memory: IOAS_MAP cannot pin it (EFAULT). */
+static void test_mmap_region_cannot_be_dma_mapped(void)
+{
+    TEnv e;
+    void *p;
+
+    if (!t_env_up(&e, 1, 0, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV)) {
+        t_env_down(&e);
+        return;
+    }
+    p = mmap(NULL, e.mlen, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, e.moff);
+    T_ERR(p == MAP_FAILED ? errno : 0, 0);
+    if (p != MAP_FAILED) {
+        T_ERR(t_ioas_map(e.fd, e.ioas, p, e.mlen, 0x7f0000000000ull,
+                         IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+                         IOMMU_IOAS_MAP_WRITEABLE), EFAULT);
+        munmap(p, e.mlen);
+    }
+    t_env_down(&e);
+}
+
 static void test_mmap_arm_smmuv3_viommu_has_no_region(void)
 {
     TEnv e;
@@ -371,6 +392,8 @@ int main(int argc, char **argv)
 {
     t_init(&argc, &argv);
     g_test_add_func("/hw_queue/selftest_replay", test_hw_queue_selftest_replay);
+    g_test_add_func("/mmap/region_cannot_be_dma_mapped",
+                    test_mmap_region_cannot_be_dma_mapped);
     g_test_add_func("/hw_queue/realloc_after_destroy", test_hw_queue_realloc_after_destroy);
     g_test_add_func("/hw_queue/order_1_flags_type_before_length",
                     test_hw_queue_order_1_flags_type_before_length);
