@@ -31,7 +31,7 @@ run: build
 	@scripts/run.sh
 
 bench: build
-	@build/native/subprojects/standin/tools/standin-bench
+	@ninja -C build/native standin@@standin-bench
 
 patches:
 	@scripts/write-patches.sh
