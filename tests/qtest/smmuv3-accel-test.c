@@ -60,22 +60,6 @@ static void test_accel_property_in_device_help(void)
     qtest_quit(qts);
 }
 
-/* Start QEMU expecting failure; return its stderr. */
-static char *qemu_start_fails(const char *args)
-{
-    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
-    g_autofree char *cmd = g_strdup_printf("%s -display none -nodefaults %s",
-                                           qemu, args);
-    char *err = NULL;
-    int status;
-    GError *gerr = NULL;
-
-    g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status, &gerr));
-    g_assert_no_error(gerr);
-    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    return err;
-}
-
 static void test_accel_rejects_stage2(void)
 {
     g_autofree char *err = qemu_start_fails(

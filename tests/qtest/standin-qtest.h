@@ -99,25 +99,29 @@ static inline QTestState *standin_qtest_start(StandinHost *h, const char *args)
     return qts;
 }
 
-/*
- * Run QEMU with the stand-in expecting it to fail at startup; returns
- * its stderr.
- */
-static inline char *standin_qemu_start_fails(StandinHost *h, const char *args)
+/* Start QEMU expecting it to fail at startup; returns its stderr. */
+static inline char *qemu_start_fails(const char *args)
 {
     g_autofree char *cmd = g_strdup_printf("%s -display none -nodefaults %s",
                                            g_getenv("QTEST_QEMU_BINARY"), args);
     char *err = NULL;
     int status;
     GError *gerr = NULL;
-    bool ok;
 
-    standin_env_set(h);
-    ok = g_spawn_command_line_sync(cmd, NULL, &err, &status, &gerr);
-    standin_env_unset();
-    g_assert_true(ok);
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status, &gerr));
     g_assert_no_error(gerr);
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    return err;
+}
+
+/* The same with the stand-in loaded into QEMU. */
+static inline char *standin_qemu_start_fails(StandinHost *h, const char *args)
+{
+    char *err;
+
+    standin_env_set(h);
+    err = qemu_start_fails(args);
+    standin_env_unset();
     return err;
 }
 

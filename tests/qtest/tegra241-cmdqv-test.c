@@ -42,22 +42,6 @@
 #define DEV_ARGS \
     "-device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,sysfsdev="
 
-/* Start QEMU expecting failure; return its stderr. */
-static char *qemu_start_fails(const char *args)
-{
-    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
-    g_autofree char *cmd = g_strdup_printf("%s -display none -nodefaults %s",
-                                           qemu, args);
-    char *err = NULL;
-    int status;
-    GError *gerr = NULL;
-
-    g_assert_true(g_spawn_command_line_sync(cmd, NULL, &err, &status, &gerr));
-    g_assert_no_error(gerr);
-    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    return err;
-}
-
 static const char *smmu_property_type(QTestState *qts, const char *name)
 {
     static char type[64];
