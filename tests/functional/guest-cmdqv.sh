@@ -5,14 +5,10 @@
 # and the benchmark's TLB invalidations must reach the stand-in's VCMDQ
 # hardware directly (vcmdq_executed_total), not IOMMU_HWPT_INVALIDATE only.
 #
-# DISABLED (guest-cmdqv.sh.disabled) while the guest falls back to the SMMU's
-# ordinary queue: "tegra241_cmdqv: failed to get memory resource entry" -- the
-# 6.12 driver only takes an ACPI address-space descriptor (QWordMemory /
-# DWordMemory) from the device's _CRS, and the DSDT's NVDA200C device
-# describes its window with Memory32Fixed. Rename to .sh once that is fixed.
-# (Checked: with the guest driver patched to also take Memory32Fixed, every
-# assertion below passes on the stand-in; QAC_GUEST_DIR=<dir> runs another
-# guest build.)
+# The 6.12 driver takes the window only from an ACPI address-space
+# descriptor (QWordMemory / DWordMemory) in the NVDA200C device's _CRS,
+# which is what the DSDT gives it. QAC_GUEST_DIR=<dir> runs another guest
+# build.
 #
 # Environment: QAC_BUILD, QAC_TOP (set by scripts/check.py).
 set -uo pipefail
