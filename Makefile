@@ -27,7 +27,7 @@ guest: deps
 check: build guest
 	@/usr/bin/python3 scripts/check.py
 
-run: build
+run: build guest
 	@scripts/run.sh
 
 bench: build

@@ -1,87 +1,91 @@
 #!/usr/bin/env bash
-# The project's main job: the virt machine with an accelerated SMMUv3 and a
-# PCI function of the stand-in host (no Grace hardware needed), shown to a
-# person over QMP and through the stand-in's own view of the host kernel.
+# The project's main job: a real Linux guest on the virt machine with an
+# accelerated SMMUv3 and Tegra241 CMDQV, on the stand-in host (no Grace
+# hardware needed). It shows a person what happened: the guest's CMDQV probe
+# lines, its queues and their host HW queues over QMP while it runs, the
+# commands the stand-in's VCMDQ hardware executed, the benchmark's map/unmap
+# latency, and the leak report at QEMU's exit.
 #
-# QAC_NO_STANDIN=1 with QAC_VFIO_HOST=<BDF> runs the same on a real host.
+# On a real Grace host (Linux 6.17+, the device bound to vfio-pci):
+#   QAC_VFIO_HOST=0009:01:00.0 make run
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
-qemu=$build/qemu-build/qemu-system-aarch64
-lib=$build/native/subprojects/standin/libstandin.so
 ctl=$build/native/subprojects/standin/tools/standin-ctl
 work=$(mktemp -d /tmp/qac-run.XXXXXX)
-qpid=
-cleanup() { [ -n "$qpid" ] && kill "$qpid" 2>/dev/null; rm -rf "$work"; }
+bpid=
+cleanup() { [ -n "$bpid" ] && kill "$bpid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-if [ -n "${QAC_NO_STANDIN:-}" ]; then
-    dev="host=${QAC_VFIO_HOST:?set QAC_VFIO_HOST to the BDF of a vfio-pci bound device}"
-    env=()
-else
-    cat > "$work/host.conf" <<'CONF'
-# A Grace-like host: one SMMUv3 with nesting and CMDQV, one GPU function.
-[host]
-page_size = 64K
-[smmu smmu0]
-nesting = yes
-cmdqv = yes
-[pci 0009:01:00.0]
-smmu = smmu0
-vendor = 0x10de
-device = 0x2342
-class = 0x030200
-sid = 0x10100
-bar0 = 16M
-bar2 = 64M
-CONF
-    dev="sysfsdev=$work/sys/bus/pci/devices/0009:01:00.0"
-    env=(LD_PRELOAD="$lib" STANDIN_CONFIG="$work/host.conf" STANDIN_DIR="$work"
-         STANDIN_DUMP="$work/exit-dump.json")
-fi
+host=()
+[ -z "${QAC_VFIO_HOST:-}" ] || host=(--vfio-host="$QAC_VFIO_HOST")
+echo "== booting Linux on virt + arm-smmuv3,accel=on,cmdqv=on ${QAC_VFIO_HOST:+(host device $QAC_VFIO_HOST)}${QAC_VFIO_HOST:-(stand-in host)}"
+"$top/scripts/guest/boot.sh" --iommu=accel-cmdqv --run=bench,iommu --secs=5 \
+    --append='loglevel=8 dyndbg="file tegra241-cmdqv.c +p"' \
+    --log="$work/console.log" --quiet --standin-dir="$work/host" \
+    --dump="$work/exit-dump.json" --qmp="$work/qmp.sock" "${host[@]}" &
+bpid=$!
 
-cmd=("$qemu" -M virt -cpu max -display none -nodefaults -S
-     -object iommufd,id=iommufd0
-     -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on
-     -device vfio-pci,id=gpu0,bus=pcie.0,addr=2.0,iommufd=iommufd0,$dev
-     -qmp unix:"$work/qmp.sock",server=on,wait=off)
-echo "== starting: ${cmd[*]}" | sed "s|$work|\$STANDIN_DIR|g; s|$top/||g"
-env "${env[@]}" "${cmd[@]}" &
-qpid=$!
-
-q() { /usr/bin/python3 "$top/scripts/qmp.py" "$work/qmp.sock" "$@"; }
-hmp() { q human-monitor-command "{\"command-line\":\"$1\"}" |
+hmp() { /usr/bin/python3 "$top/scripts/qmp.py" "$work/qmp.sock" human-monitor-command \
+            "{\"command-line\":\"$1\"}" |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin), end="")'; }
 
-echo
-echo "== the accelerated SMMU, as QEMU sees it (HMP info smmuv3-accel)"
-hmp "info smmuv3-accel" | sed 's/^/  /'
-echo
-echo "== the device the guest will see (info pci)"
-hmp "info pci" | grep -A3 "Bus  0, device   2" | sed 's/^/  /'
-if [ -z "${QAC_NO_STANDIN:-}" ]; then
+# While the benchmark runs: the operator's view and the host's objects.
+for _ in $(seq 1 600); do
+    grep -q "QAC: bench: device" "$work/console.log" 2>/dev/null && break
+    kill -0 "$bpid" 2>/dev/null || break
+    sleep 0.2
+done
+sleep 1
+if kill -0 "$bpid" 2>/dev/null; then
     echo
-    echo "== the host kernel's objects, as the stand-in sees them"
-    "$ctl" -d "$work" -r dump | /usr/bin/python3 -c '
+    echo "== while the guest runs its benchmark: info smmuv3-accel"
+    hmp "info smmuv3-accel" | sed 's/^/  /' || true
+    if [ -z "${QAC_VFIO_HOST:-}" ]; then
+        echo
+        echo "== the host kernel's objects (stand-in)"
+        "$ctl" -d "$work/host" -r dump | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 for o in d["objects"]:
-    extra = {k: v for k, v in o.items() if k not in ("id", "type", "holders")}
-    held = (" held by " + ",".join(map(str, o["holders"]))) if o.get("holders") else ""
-    print("  %3d %-12s%s  %s" % (o["id"], o["type"], held,
-          " ".join("%s=%s" % kv for kv in sorted(extra.items()))))
-print("  ioctls: " + ", ".join("%s %d" % kv for kv in sorted(d["ioctls"].items())))
-'
+    t = o["type"]
+    if t == "hw_queue":
+        print("  hw_queue %d: index %d iova %#x len %#x enabled %s, %d commands executed" %
+              (o["id"], o["index"], o["iova"], o["length"], o["enabled"], o["executed"]))
+    elif t in ("viommu", "vdevice", "veventq"):
+        extra = {k: v for k, v in o.items() if k in ("viommu_type", "vintf", "virt_id", "psid", "veventq_type", "vmid")}
+        print("  %s %d: %s" % (t, o["id"], " ".join("%s=%s" % kv for kv in sorted(extra.items()))))
+' || true
+    fi
 fi
-q quit >/dev/null 2>&1 || true
-wait "$qpid" 2>/dev/null || true
-qpid=
-if [ -z "${QAC_NO_STANDIN:-}" ]; then
+brc=0
+wait "$bpid" || brc=$?
+bpid=
+
+echo
+echo "== the guest's CMDQV driver (dmesg)"
+grep -E "tegra241|cmdqv|CMDQV|arm-smmu-v3" "$work/console.log" | grep -v "^QAC" |
+    sed 's/^/  /' | head -20
+echo
+echo "== the benchmark (dma_map_benchmark, 1 thread, granule 1, iommu.strict=1)"
+grep -E "average (map|unmap) latency|QAC: (bench|iommu)" "$work/console.log" | sed 's/^/  /'
+if [ -z "${QAC_VFIO_HOST:-}" ] && [ -f "$work/exit-dump.json" ]; then
     echo
-    printf '== at QEMU exit: '
-    /usr/bin/python3 -c '
-import json, sys
+    echo "== the stand-in at QEMU's exit"
+    /usr/bin/python3 - "$work/exit-dump.json" <<'PY'
+import collections, json, sys
 d = json.load(open(sys.argv[1]))
-print("%d leaked objects, %d rejected destroys" % (len(d.get("leaks", [])), len(d.get("rejected_destroys", []))))
-' "$work/exit-dump.json"
+ops = collections.Counter(c["op"] for c in d.get("vcmdq_executed", []))
+print("  commands executed by the VCMDQ hardware: %d (last %d: %s)" % (
+      d.get("vcmdq_executed_total", 0), sum(ops.values()),
+      ", ".join("%s %d" % kv for kv in ops.most_common())))
+print("  invalidations through the trapped queue: %d ioctls, %d commands" % (
+      d.get("invalidation_ioctls", 0), d.get("invalidation_cmds", 0)))
+print("  HW queues allocated: %d" % d["ioctls"].get("IOMMU_HW_QUEUE_ALLOC", 0))
+print("  leaks: %d, refused destroys: %d" % (len(d.get("leaks", [])),
+      len(d.get("rejected_destroys", []))))
+PY
 fi
+echo
+[ "$brc" = 0 ] && echo "== done: the guest ran and powered off cleanly" ||
+    { echo "== the guest run failed (boot.sh status $brc); console tail:"; tail -20 "$work/console.log"; exit 1; }

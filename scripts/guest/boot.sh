@@ -32,6 +32,9 @@
 #                   (no -no-reboot); with --run=...,reboot the guest loops
 #   --boots=N       with --reboot: stop QEMU (SIGTERM, a clean exit) once N
 #                   boots' init finished; status 0 if every one reported 0
+#   --qmp=PATH      a QMP socket at PATH (unix, server) for the operator's view
+#   --vfio-host=BDF on a real host: no stand-in, vfio-pci,host=BDF (the device
+#                   bound to vfio-pci, /dev/iommu of a Linux 6.17+ kernel)
 #   --interactive   console on this terminal (-serial mon:stdio; Ctrl-A X
 #                   quits), no timeout; implied by --run=shell
 # Environment: QAC_BUILD (default <top>/build), QAC_GUEST_CACHE.
@@ -41,6 +44,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${QAC_BUILD:-$top/build}
 iommu=accel run=bench secs=3 smp=2 tmo=240 log= quiet= dump= append= keep= sdir= interactive= reboot= boots=
+qmp= vfio_host=
 qemu=${QAC_QEMU:-$build/qemu-build/qemu-system-aarch64} guest= tracelog=
 traces=()
 for a in "$@"; do
@@ -60,6 +64,8 @@ for a in "$@"; do
         --guest=*) guest=${a#*=} ;;
         --standin-dir=*) sdir=${a#*=} ;;
         --keep) keep=1 ;;
+        --qmp=*) qmp=${a#*=} ;;
+        --vfio-host=*) vfio_host=${a#*=} ;;
         --interactive) interactive=1 ;;
         --reboot) reboot=1 ;;
         --boots=*) boots=${a#*=} ;;
@@ -99,7 +105,7 @@ dev=()
 case "$iommu" in
     none|accel|accel-cmdqv)
         lib=$build/native/subprojects/standin/libstandin.so
-        [ -f "$lib" ] || die "no stand-in at $lib: run 'make'"
+        [ -n "$vfio_host" ] || [ -f "$lib" ] || die "no stand-in at $lib: run 'make'"
         cat > "$work/host.conf" <<'CONF'
 # A Grace-like host: one SMMUv3 with nesting and CMDQV, one PCI function.
 [host]
@@ -120,6 +126,10 @@ CONF
         env=(LD_PRELOAD="$lib" STANDIN_CONFIG="$work/host.conf" STANDIN_DIR="$sdir"
              STANDIN_DUMP="${dump:-$work/exit-dump.json}")
         sysfs="sysfsdev=$sdir/sys/bus/pci/devices/0009:01:00.0"
+        if [ -n "$vfio_host" ]; then
+            env=()          # the real kernel answers
+            sysfs="host=$vfio_host"
+        fi
         case "$iommu" in
             none) dev=(-object iommufd,id=iommufd0
                        -device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,$sysfs) ;;
@@ -147,6 +157,7 @@ cmd=("$qemu" -M virt,gic-version=3 -cpu max,pauth-impdef=on -smp "$smp" -m 1G
      -append "$cmdline"
      -chardev file,id=con,path="$log" -serial chardev:con
      "${dev[@]}" "${traces[@]}")
+[ -z "$qmp" ] || cmd+=(-qmp "unix:$qmp,server=on,wait=off")
 if [ -n "$interactive" ]; then
     for i in "${!cmd[@]}"; do
         case "${cmd[$i]}" in chardev:con) cmd[$i]=mon:stdio ;; file,id=con,*) cmd[$i]=null,id=con ;; esac
