@@ -30,8 +30,12 @@ check: build guest
 run: build guest
 	@scripts/run.sh
 
-bench: build
+# Benchmarks (figures, not tests): the stand-in's own costs, then the real
+# guest's dma_map_benchmark under four set-ups (build/bench/bench.md, .png).
+bench: build guest
+	@scripts/deps.sh bench
 	@ninja -C build/native standin@@standin-bench
+	@/usr/bin/python3 scripts/bench.py
 
 patches:
 	@scripts/write-patches.sh

@@ -6,7 +6,7 @@
 #   already has configured (no host name is written anywhere in the repo);
 # - installs only the packages that are missing.
 #
-# Usage: scripts/deps.sh [build|guest|all]   (default: build)
+# Usage: scripts/deps.sh [build|guest|bench|all]   (default: build)
 set -euo pipefail
 
 what=${1:-build}
@@ -113,9 +113,19 @@ install_guest() {
     fi
 }
 
+install_bench() {
+    local miss; miss=$(missing_pkgs gnuplot-nox)
+    if [ -n "$miss" ]; then
+        need_root "$miss"
+        ensure_sources; apt_update_once
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $miss
+    fi
+}
+
 case "$what" in
     build) install_build ;;
     guest) install_guest ;;
-    all) install_build; install_guest ;;
-    *) die "usage: $0 [build|guest|all]" ;;
+    bench) install_bench ;;
+    all) install_build; install_guest; install_bench ;;
+    *) die "usage: $0 [build|guest|bench|all]" ;;
 esac
