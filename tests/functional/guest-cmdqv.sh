@@ -15,7 +15,7 @@ set -uo pipefail
 top=${QAC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${QAC_BUILD:-$top/build}
 ctl=$build/native/subprojects/standin/tools/standin-ctl
-N=9
+N=11
 echo "1..$N"
 
 if [ -n "${QAC_GUEST_DIR:-}" ]; then guest=$QAC_GUEST_DIR   # another guest build
@@ -47,12 +47,19 @@ t0=$(date +%s)
 "$top/scripts/guest/boot.sh" --iommu=accel-cmdqv --run=bench,iommu \
     --append='loglevel=8 dyndbg="file tegra241-cmdqv.c +p"'  --secs=3 --smp=2 \
     --timeout=170 --guest="$guest" --log="$con" --quiet --dump="$dump" \
-    --standin-dir="$work/standin" >"$work/boot.out" 2>&1 &
+    --standin-dir="$work/standin" --qmp="$work/qmp.sock" >"$work/boot.out" 2>&1 &
 bpid=$!
 # While the benchmark runs, the host kernel's objects are live: take a dump.
 while kill -0 "$bpid" 2>/dev/null; do
     if grep -q '^QAC: bench: driver' "$con" 2>/dev/null; then
         "$ctl" -d "$work/standin" -r dump >"$live" 2>/dev/null || true
+        # QEMU's view twice while the benchmark runs (3 s)
+        sleep 0.5
+        /usr/bin/python3 "$top/scripts/qmp.py" "$work/qmp.sock" query-smmuv3-accel \
+            >"$work/qmp1.json" 2>/dev/null || true
+        sleep 1
+        /usr/bin/python3 "$top/scripts/qmp.py" "$work/qmp.sock" query-smmuv3-accel \
+            >"$work/qmp2.json" 2>/dev/null || true
         break
     fi
     sleep 0.5
@@ -94,6 +101,23 @@ print("vcmdq_executed_total", d["vcmdq_executed_total"], "invalidation_ioctls", 
 assert d["vcmdq_executed_total"] > 0
 assert any(c["op"] in ("TLBI_NH_VA", "TLBI_NH_ASID") for c in d["vcmdq_executed"])
 ' "$dump"
+t "QMP: the guest's 2 queues are backed by host HW queues 0 and 1, page mapped direct" py '
+import json, sys
+i = json.load(open(sys.argv[1]))[0]
+qs = i["cmdqv-queues"]
+print(qs)
+assert i["cmdqv"] and i["cmdqv-vcmdqs"] == 2 and len(qs) == 2
+for n, q in enumerate(qs):
+    assert q["host-index"] == n and q["page"] == "direct", q
+' "$work/qmp1.json"
+t "during the benchmark: no trapped page-0 access and no trapped-queue command" py '
+import json, sys
+a, b = (json.load(open(f))[0] for f in sys.argv[1:3])
+ta = sum(q["traps"] for q in a["cmdqv-queues"])
+tb = sum(q["traps"] for q in b["cmdqv-queues"])
+print("traps", ta, tb, "consumed", a["commands-consumed"], b["commands-consumed"])
+assert ta == tb and a["commands-consumed"] == b["commands-consumed"]
+' "$work/qmp1.json" "$work/qmp2.json"
 t "no leaked host-kernel object and no refused destroy at QEMU's exit" py '
 import json, sys
 d = json.load(open(sys.argv[1]))
