@@ -15,7 +15,7 @@ set -uo pipefail
 top=${QAC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${QAC_BUILD:-$top/build}
 ctl=$build/native/subprojects/standin/tools/standin-ctl
-N=11
+N=12
 echo "1..$N"
 
 if [ -n "${QAC_GUEST_DIR:-}" ]; then guest=$QAC_GUEST_DIR   # another guest build
@@ -110,6 +110,16 @@ assert i["cmdqv"] and i["cmdqv-vcmdqs"] == 2 and len(qs) == 2
 for n, q in enumerate(qs):
     assert q["host-index"] == n and q["page"] == "direct", q
 ' "$work/qmp1.json"
+t "configuration went through the trapped queue: CFGI_STE made the device's nested S1 HWPT" py '
+import json, sys
+i = json.load(open(sys.argv[1]))[0]
+d = json.load(open(sys.argv[2]))
+dev = [o for o in d["objects"] if o["type"] == "device"][0]
+hw = [o for o in d["objects"] if o["id"] == dev["attached"]][0]
+print("consumed", i["commands-consumed"], "attached", hw)
+assert i["commands-consumed"] > 0
+assert hw["type"] == "hwpt_nested" and (int(hw["ste"][0], 16) >> 1) & 7 == 5
+' "$work/qmp1.json" "$live"
 t "during the benchmark: no trapped page-0 access and no trapped-queue command" py '
 import json, sys
 a, b = (json.load(open(f))[0] for f in sys.argv[1:3])
