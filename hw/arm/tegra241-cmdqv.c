@@ -107,6 +107,7 @@ typedef struct CmdqvQueue {
     uint32_t cons, prod, config, gerror, gerrorn;
     uint64_t base, cons_indx_base;
     bool backed;            /* had a host queue at the last sync */
+    bool base_bad;          /* BASE outside guest RAM or misaligned */
     bool restored;          /* restore_state() ran in this sync */
     uint64_t traps;         /* trapped page-0 accesses */
 } CmdqvQueue;
@@ -133,6 +134,7 @@ struct Tegra241Cmdqv {
     uint8_t *host_page0;
     uint64_t host_page0_len;
     bool page0_mapped;
+    bool mapper_direct;     /* the mapper's last page mode */
     CmdqvMapper *mapper;
     void *ph_page;
     uint64_t ph_iova;
@@ -307,14 +309,35 @@ static bool cmdqv_op_placeholder(void *opaque, uint64_t *iova,
     return true;
 }
 
+/*
+ * The host page is mapped straight into the guest when the mapper says so
+ * and no guest queue has a BASE the hardware refuses: that queue's
+ * CMDQ_INIT_ERR must be seen, and only a trapped page shows it.
+ */
+static bool cmdqv_page_direct(Tegra241Cmdqv *c)
+{
+    bool direct = c->mapper_direct;
+
+    for (unsigned l = 0; l < c->nr; l++) {
+        direct &= !c->q[l].base_bad;
+    }
+    return direct;
+}
+
+static void cmdqv_apply_page_mode(Tegra241Cmdqv *c)
+{
+    if (c->page0_mapped) {
+        memory_region_set_enabled(&c->page0, cmdqv_page_direct(c));
+    }
+}
+
 static void cmdqv_op_page_mode(void *opaque, bool direct)
 {
     Tegra241Cmdqv *c = opaque;
 
     trace_tegra241_cmdqv_page_mode(direct);
-    if (c->page0_mapped) {
-        memory_region_set_enabled(&c->page0, direct);
-    }
+    c->mapper_direct = direct;
+    cmdqv_apply_page_mode(c);
 }
 
 static void cmdqv_op_queue_error(void *opaque, unsigned l, int err)
@@ -416,7 +439,8 @@ static uint32_t queue_page0_read(Tegra241Cmdqv *c, unsigned l, unsigned reg)
         return h >= 0 && queues_run(c) ? host_rd(c, h, reg) : 0;
     case A_VCMDQ_GERROR:
         v = h >= 0 ? host_rd(c, h, reg) : q->gerror;
-        if (c->mapper && cmdqv_mapper_queue_error(c->mapper, l)) {
+        if (q->base_bad ||
+            (c->mapper && cmdqv_mapper_queue_error(c->mapper, l))) {
             v |= R_VCMDQ_GERROR_CMDQ_INIT_ERR_MASK;
         }
         return v;
@@ -485,15 +509,50 @@ static uint32_t queue_page1_read(Tegra241Cmdqv *c, unsigned l, unsigned reg)
     }
 }
 
+/*
+ * (chosen, cmdqv-hw.md) A ring outside guest RAM, or not aligned to its
+ * size, is refused: CMDQ_INIT_ERR, and the queue never runs. This also
+ * keeps a guest's ring off QEMU's placeholder page, which the IOAS maps.
+ */
+static bool queue_ring_in_ram(uint64_t addr, unsigned log2size)
+{
+    uint64_t len = 16ULL << log2size;
+    hwaddr xlat, plen = len;
+    MemoryRegion *mr;
+
+    if (log2size > 32 || (addr & (len - 1))) {
+        return false;
+    }
+    RCU_READ_LOCK_GUARD();
+    mr = address_space_translate(&address_space_memory, addr, &xlat, &plen,
+                                 true, MEMTXATTRS_UNSPECIFIED);
+    return plen >= len && memory_region_is_ram(mr) &&
+           !memory_region_is_ram_device(mr) && !mr->readonly &&
+           !memory_region_is_romd(mr);
+}
+
 static void queue_base_changed(Tegra241Cmdqv *c, unsigned l)
 {
-    uint64_t base = c->q[l].base;
-    unsigned log2size = FIELD_EX64(base, VCMDQ_BASE_L, LOG2SIZE);
+    CmdqvQueue *q = &c->q[l];
+    unsigned log2size = FIELD_EX64(q->base, VCMDQ_BASE_L, LOG2SIZE);
+    uint64_t addr = q->base & VCMDQ_BASE_ADDR_MASK;
+    bool was_bad = q->base_bad;
 
-    trace_tegra241_cmdqv_base(l, base);
+    trace_tegra241_cmdqv_base(l, q->base);
+    /* 0 is "no ring", what a driver writes when it lets a queue go */
+    q->base_bad = addr && !queue_ring_in_ram(addr, log2size);
+    if (q->base_bad) {
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: queue %u BASE 0x%"
+                      PRIx64 " (2^%u entries) is not in guest RAM or not "
+                      "aligned to its size: CMDQ_INIT_ERR\n", l, addr,
+                      log2size);
+        addr = 0;
+    }
     if (c->mapper) {
-        cmdqv_mapper_set_base(c->mapper, l, base & VCMDQ_BASE_ADDR_MASK,
-                              log2size);
+        cmdqv_mapper_set_base(c->mapper, l, addr, log2size);
+    }
+    if (was_bad != q->base_bad) {
+        cmdqv_apply_page_mode(c);
     }
 }
 
@@ -936,6 +995,7 @@ bool tegra241_cmdqv_host_attach(Tegra241Cmdqv *c, IOMMUFDBackend *be,
     memory_region_add_subregion_overlap(&c->window, CMDQV_VINTF0_PAGE0,
                                         &c->page0, 1);
     c->page0_mapped = true;
+    c->mapper_direct = false;
 
     c->mapper = cmdqv_mapper_new(c->nr, MIN(MAX(host_lvcmdqs, 1),
                                             TEGRA241_CMDQV_MAX_QUEUES),
@@ -1096,7 +1156,7 @@ void tegra241_cmdqv_queue_view(Tegra241Cmdqv *c, unsigned l,
     v->host_index = qi.host_index;
     v->host_id = qi.host_id;
     v->error = qi.error;
-    v->direct = cmdqv_mapper_page_direct(c->mapper);
+    v->direct = cmdqv_page_direct(c);
     if (qi.host_index < 0 && l < cmdqv_mapper_nr_host_queues(c->mapper)) {
         /* Not backed: is its host index held by a placeholder? */
         cmdqv_mapper_slot_info(c->mapper, l, &si);

@@ -709,6 +709,54 @@ static void test_alloc_failure_init_err(void)
     cg_stop(&g);
 }
 
+/*
+ * A ring outside guest RAM (QEMU's placeholder page, MMIO, a hole) or not
+ * aligned to its size: CMDQ_INIT_ERR, no host queue, the queue never runs;
+ * a good BASE afterwards works.
+ */
+static void test_base_outside_ram_init_err(void)
+{
+    const uint64_t bad[] = {
+        0xffffffff0000ULL,          /* near 2^48, where placeholders live */
+        0x09000000ULL,              /* the PL011's MMIO */
+        0x200000000ULL,             /* a hole beyond 1 GiB of RAM at 1 GiB */
+        0x40400000ULL + 16,         /* RAM, not aligned to the ring's size */
+    };
+    CmdqvGuest g;
+    QDict *d, *q;
+    int64_t allocs;
+
+    cg_start(&g, HOST_CONF_CMDQV);
+    cg_linux_init_vintf(&g);
+    d = standin_dump(g.host);
+    allocs = standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC");
+    qobject_unref(d);
+
+    cg_wr(&g, W_ALLOC_MAP(0), cg_rd(&g, W_ALLOC_MAP(0)) | 1);
+    for (int i = 0; i < ARRAY_SIZE(bad); i++) {
+        qtest_writeq(g.qts, g.win + W_P1(0), bad[i] | g.log2size);
+        cg_wr(&g, W_P0(0) + Q_CONFIG, 1);
+        g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_STATUS) & 1, ==, 0);
+        g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_GERROR) & 4, ==, 4);
+        q = cg_queue_info(&g, 0);
+        g_assert_cmpstr(qdict_get_str(q, "page"), ==, "trapped");
+        qobject_unref(q);
+    }
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, allocs);
+    qobject_unref(d);
+
+    /* A ring in RAM: the queue comes up, INIT_ERR gone */
+    qtest_writeq(g.qts, g.win + W_P1(0), cg_ring(&g, 0) | g.log2size);
+    for (int i = 0; i < 1000 && !(cg_rd(&g, W_P0(0) + Q_STATUS) & 1); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_STATUS) & 1, ==, 1);
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_GERROR) & 4, ==, 0);
+    cg_submit_ok(&g, 0, 7);
+    cg_stop(&g);
+}
+
 /* system_reset with every queue live: host queues go; a new boot works */
 static void test_system_reset_live(void)
 {
@@ -1099,6 +1147,8 @@ int main(int argc, char **argv)
                    test_illegal_command);
     qtest_add_func("/tegra241-cmdqv/standin/alloc-failure-init-err",
                    test_alloc_failure_init_err);
+    qtest_add_func("/tegra241-cmdqv/standin/base-outside-ram-init-err",
+                   test_base_outside_ram_init_err);
     qtest_add_func("/tegra241-cmdqv/standin/system-reset-live",
                    test_system_reset_live);
     qtest_add_func("/tegra241-cmdqv/acpi/dsdt-device",
