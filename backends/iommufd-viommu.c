@@ -137,3 +137,39 @@ void iommufd_backend_viommu_munmap(void *addr, uint64_t length)
     trace_iommufd_backend_viommu_munmap(addr, length);
     munmap(addr, length);
 }
+
+bool iommufd_backend_get_iova_ranges(IOMMUFDBackend *be, uint32_t ioas_id,
+                                     struct iommu_iova_range **out_ranges,
+                                     uint32_t *out_num, Error **errp)
+{
+    struct iommu_ioas_iova_ranges cmd = {
+        .size = sizeof(cmd),
+        .ioas_id = ioas_id,
+    };
+    g_autofree struct iommu_iova_range *r = NULL;
+    int ret;
+
+    /* The first call counts; the ranges may grow in between: ask again. */
+    for (;;) {
+        ret = ioctl(be->fd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+        if (ret && errno != EMSGSIZE) {
+            break;
+        }
+        if (!ret && r) {
+            break;
+        }
+        g_free(r);
+        r = g_new0(struct iommu_iova_range, MAX(cmd.num_iovas, 1));
+        cmd.allowed_iovas = (uintptr_t)r;
+    }
+    trace_iommufd_backend_get_iova_ranges(be->fd, ioas_id, cmd.num_iovas,
+                                          ret ? errno : 0);
+    if (ret) {
+        error_setg_errno(errp, errno, "IOMMU_IOAS_IOVA_RANGES (IOAS %u) "
+                         "failed", ioas_id);
+        return false;
+    }
+    *out_num = cmd.num_iovas;
+    *out_ranges = g_steal_pointer(&r);
+    return true;
+}

@@ -892,6 +892,45 @@ static void accel_dev_free(SMMUv3AccelDevice *d)
     }
 }
 
+/*
+ * The guest's IORT maps the MSI window 1:1 for every device of an accel
+ * SMMU (an RMR); a host that does not reserve that window in the device's
+ * IOAS places its MSI doorbell elsewhere, and the device's interrupts would
+ * fault in the guest's stage 1: refuse it rather than lose them.
+ */
+static bool accel_check_msi_window(SMMUv3AccelState *a,
+                                   HostIOMMUDeviceIOMMUFD *idev,
+                                   const char *devname, Error **errp)
+{
+    const uint64_t base = SMMUV3_ACCEL_MSI_WINDOW_BASE;
+    const uint64_t last = base + SMMUV3_ACCEL_MSI_WINDOW_SIZE - 1;
+    g_autofree struct iommu_iova_range *r = NULL;
+    uint32_t n;
+
+    if (!iommufd_backend_get_iova_ranges(idev->iommufd, idev->ioas_id, &r,
+                                         &n, errp)) {
+        error_prepend(errp, "%s: %s: ", accel_id(a), devname);
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (r[i].start <= last && r[i].last >= base) {
+            trace_smmuv3_accel_msi_window(accel_id(a), devname, false);
+            error_setg(errp, "%s: the host does not reserve the software MSI "
+                       "window 0x%" PRIx64 "..0x%" PRIx64 " for %s (IOVA "
+                       "0x%" PRIx64 "..0x%" PRIx64 " is mappable)",
+                       accel_id(a), base, last, devname,
+                       (uint64_t)r[i].start, (uint64_t)r[i].last);
+            error_append_hint(errp, "The guest's IORT maps that window 1:1 "
+                              "for the device's MSIs; the host's arm-smmu-v3 "
+                              "driver must place its MSI doorbell there "
+                              "(Linux's default).\n");
+            return false;
+        }
+    }
+    trace_smmuv3_accel_msi_window(accel_id(a), devname, true);
+    return true;
+}
+
 static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
                                           int devfn, HostIOMMUDevice *hiod,
                                           Error **errp)
@@ -953,6 +992,10 @@ static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
         error_append_hint(errp, "Each accel=on SMMU serves the devices of "
                           "one host SMMU; put devices of another host SMMU "
                           "behind their own arm-smmuv3 on a pxb-pcie.\n");
+        accel_dev_free(d);
+        return false;
+    }
+    if (!accel_check_msi_window(a, idev, d->name, errp)) {
         accel_dev_free(d);
         return false;
     }
@@ -1251,6 +1294,19 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
     qemu_add_machine_init_done_notifier(&a->machine_done);
     trace_smmuv3_accel_realize(accel_id(a));
     return true;
+}
+
+static int accel_find_smmu(Object *obj, void *opaque)
+{
+    SMMUv3State *s = (SMMUv3State *)object_dynamic_cast(obj, TYPE_ARM_SMMUV3);
+
+    return s && s->accel;
+}
+
+bool smmuv3_accel_present(void)
+{
+    return object_child_foreach_recursive(object_get_root(), accel_find_smmu,
+                                          NULL);
 }
 
 /* ---- operator view ----------------------------------------------------- */

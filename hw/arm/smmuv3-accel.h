@@ -37,6 +37,20 @@ void smmuv3_accel_init_cmdqv(SMMUv3State *s);
  */
 bool smmuv3_accel_cmdqv_enabled(SMMUv3State *s);
 
+/*
+ * The host's software MSI window: where Linux's arm-smmu-v3 driver has
+ * iommufd map the physical ITS doorbell in the stage 2 of each IOAS with a
+ * device attached (its MSI_IOVA_BASE and MSI_IOVA_LENGTH). A device's MSI
+ * write targets it and passes the guest's stage 1 first, so the guest
+ * must map it 1:1: the IORT gives it as an RMR of each accel SMMU, and
+ * each device is checked to be on a host that reserves exactly this.
+ */
+#define SMMUV3_ACCEL_MSI_WINDOW_BASE 0x8000000ULL
+#define SMMUV3_ACCEL_MSI_WINDOW_SIZE 0x100000ULL
+
+/* Is there an accel=on SMMU in the machine? For the firmware tables. */
+bool smmuv3_accel_present(void);
+
 /* At reset, after the emulated ID registers are set: what the host gives. */
 void smmuv3_accel_init_regs(SMMUv3State *s);
 

@@ -39,4 +39,13 @@ void *iommufd_backend_viommu_mmap(IOMMUFDBackend *be, uint64_t offset,
                                   uint64_t length, Error **errp);
 void iommufd_backend_viommu_munmap(void *addr, uint64_t length);
 
+/*
+ * The IOVA ranges an IOAS allows now (the host's reserved regions of the
+ * attached devices, its software MSI window among them, excluded): an
+ * array of *out_num ranges the caller frees with g_free().
+ */
+bool iommufd_backend_get_iova_ranges(IOMMUFDBackend *be, uint32_t ioas_id,
+                                     struct iommu_iova_range **out_ranges,
+                                     uint32_t *out_num, Error **errp);
+
 #endif /* SYSTEM_IOMMUFD_VIOMMU_H */

@@ -11,7 +11,7 @@ set -uo pipefail
 top=${QAC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${QAC_BUILD:-$top/build}
 ctl=$build/native/subprojects/standin/tools/standin-ctl
-N=12
+N=13
 echo "1..$N"
 
 if ! guest=$("$top/scripts/guest/build-guest.sh" --path); then
@@ -75,6 +75,8 @@ t "dma_map_benchmark bound to the function and ran (map and unmap latencies prin
            grep -E '^QAC: bench: average unmap latency' '$con'"
 t "the guest's init finished without failure" \
     grep -x 'QAC: done status=0' "$con"
+t "the IORT RMR reached the guest: the device's group maps the host's MSI window 1:1" \
+    grep -E '^QAC: iommu: group [0-9]+ resv 0x0*8000000 0x0*80fffff direct-relaxable$' "$con"
 
 # From the stand-in, while the benchmark ran: the device is attached to a
 # nested HWPT (an S1 STE of the guest) on the vIOMMU, with a vDEVICE whose

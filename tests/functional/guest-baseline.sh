@@ -9,7 +9,7 @@
 set -uo pipefail
 top=${QAC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${QAC_BUILD:-$top/build}
-N=8
+N=9
 echo "1..$N"
 
 if ! guest=$("$top/scripts/guest/build-guest.sh" --path); then
@@ -53,6 +53,9 @@ t "emulated SMMU: the pci-testdev sits in an IOMMU group with a DMA domain" \
 t "emulated SMMU: dma_map_benchmark ran, no SMMU error" \
     sh -c "grep -E '^QAC: bench: average unmap latency' '$work/emulated.log' &&
            ! grep -iE 'arm-smmu-v3.*(error|fail|timeout|event 0x)|WARNING:|Oops|BUG:' '$work/emulated.log'"
+t "emulated SMMU: no IORT RMR (the guest's own MSI window only, nothing 1:1)" \
+    sh -c "grep -E '^QAC: iommu: group [0-9]+ resv 0x0*8000000 0x0*80fffff msi$' '$work/emulated.log' &&
+           ! grep -E '^QAC: iommu: group [0-9]+ resv .* direct' '$work/emulated.log'"
 
 boot none --dump="$work/none.json"; rc=$?
 t "no vIOMMU: the guest boots, runs the benchmark and powers off" \

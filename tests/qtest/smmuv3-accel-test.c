@@ -11,6 +11,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
 #include "standin-qtest.h"
+#include "qac-acpi.h"
 
 /* Does device-list-properties for arm-smmuv3 list @name with type @type? */
 static bool smmu_has_property(QTestState *qts, const char *name,
@@ -119,6 +120,15 @@ static void test_default_machine_smmuv3_starts(void)
 #define HOST_CONF_NONEST \
     "[smmu smmu0]\n" \
     "nesting = no\n" \
+    "[pci 0000:01:00.0]\n" \
+    "smmu = smmu0\n" \
+    "sid = 0x100\n" \
+    "bar0 = 64K\n"
+
+/* An SMMU driver with its software MSI window at 256 MiB */
+#define HOST_CONF_MSI_ELSEWHERE \
+    "[smmu smmu0]\n" \
+    "msi_window = 0x10000000\n" \
     "[pci 0000:01:00.0]\n" \
     "smmu = smmu0\n" \
     "sid = 0x100\n" \
@@ -645,6 +655,178 @@ static int64_t count_type(QDict *d, const char *type)
 }
 
 /* The first device by hotplug, the last one removed, then again. */
+/* ---- ACPI: IORT nodes and RMR, the PCI host bridge's _DSM ---------------- */
+
+/* Offset of the @nth IORT node of @type in @t, 0 if none */
+static uint32_t iort_node(const uint8_t *t, uint32_t len, uint8_t type, int nth)
+{
+    uint32_t n = ldl_le_p(t + 36), off = ldl_le_p(t + 40);
+
+    for (uint32_t i = 0; i < n && off + 16 <= len; i++) {
+        if (t[off] == type && nth-- == 0) {
+            return off;
+        }
+        g_assert_cmpuint(lduw_le_p(t + off + 1), >=, 16);
+        off += lduw_le_p(t + off + 1);
+    }
+    return 0;
+}
+
+/* ID mapping @i of the node at @node: input base, count-1, output, ref */
+static void iort_id_map(const uint8_t *t, uint32_t node, int i, uint32_t *m)
+{
+    const uint8_t *p = t + node + ldl_le_p(t + node + 12) + i * 20;
+
+    g_assert_cmpint(i, <, ldl_le_p(t + node + 8));
+    for (int k = 0; k < 4; k++) {
+        m[k] = ldl_le_p(p + 4 * k);
+    }
+    g_assert_cmphex(ldl_le_p(p + 16), ==, 0);      /* not a single mapping */
+}
+
+static void rm_dir(const char *dir)
+{
+    g_autofree char *rm = g_strdup_printf("rm -rf '%s'", dir);
+
+    g_assert_cmpint(system(rm), ==, 0);
+}
+
+static void test_acpi_iort_rmr(void)
+{
+    Guest g;
+    g_autofree uint8_t *t = NULL;
+    g_autofree char *dir = g_dir_make_tmp("qac-acpi-XXXXXX", NULL);
+    g_autofree char *iort = NULL, *dsdt = NULL;
+    uint32_t len, smmu, rc, rmr, desc, m[4];
+    char *p;
+
+    guest_start(&g, HOST_CONF, "cmdqv=off", true);
+    t = acpi_table_raw(g.qts, "IORT", &len);
+    g_assert_nonnull(t);
+    g_assert_cmpuint(t[8], ==, 5);          /* E.d: Linux reads RMRs */
+    smmu = iort_node(t, len, 4, 0);
+    rc = iort_node(t, len, 2, 0);
+    rmr = iort_node(t, len, 6, 0);
+    g_assert_cmpuint(smmu, !=, 0);
+    g_assert_cmpuint(rc, !=, 0);
+    g_assert_cmpuint(rmr, !=, 0);
+    g_assert_cmpuint(iort_node(t, len, 4, 1), ==, 0);   /* one SMMU */
+    g_assert_cmpuint(iort_node(t, len, 6, 1), ==, 0);   /* one RMR */
+    /* The SMMU node: where the SMMU is */
+    g_assert_cmphex(ldq_le_p(t + smmu + 16), ==, g.smmu);
+    /* RC -> SMMU: the RIDs of pcie.0's bus range (bus 0 alone), SID = RID */
+    iort_id_map(t, rc, 0, m);
+    g_assert_cmphex(m[0], ==, 0);
+    g_assert_cmphex(m[1], ==, 0xff);
+    g_assert_cmphex(m[2], ==, 0);
+    g_assert_cmphex(m[3], ==, smmu);
+    /* RMR: revision 3, remap permitted + Device-nGnRE, the same SIDs */
+    g_assert_cmpuint(t[rmr + 3], ==, 3);
+    g_assert_cmphex(ldl_le_p(t + rmr + 16), ==, 0x5);
+    g_assert_cmpuint(ldl_le_p(t + rmr + 8), ==, 1);
+    iort_id_map(t, rmr, 0, m);
+    g_assert_cmphex(m[0], ==, 0);
+    g_assert_cmphex(m[1], ==, 0xff);
+    g_assert_cmphex(m[2], ==, 0);
+    g_assert_cmphex(m[3], ==, smmu);
+    /* one memory range: the host's software MSI window */
+    g_assert_cmpuint(ldl_le_p(t + rmr + 20), ==, 1);
+    desc = rmr + ldl_le_p(t + rmr + 24);
+    g_assert_cmpuint(desc + 20, <=, rmr + lduw_le_p(t + rmr + 1));
+    g_assert_cmphex(ldq_le_p(t + desc), ==, 0x8000000);
+    g_assert_cmphex(ldq_le_p(t + desc + 8), ==, 0x100000);
+
+    if (!g_find_program_in_path("iasl")) {
+        g_test_message("iasl (acpica-tools) not installed: decompiling skipped");
+    } else {
+        /*
+         * iasl reads the same: the table, the SMMUv3 node, the RC map to
+         * it. (Debian 12's iasl, 20200925, predates RMR nodes: it prints
+         * their header, checked here, and the raw bytes checked above.)
+         */
+        g_autofree char *base = g_strdup_printf("Base Address : %016" PRIX64,
+                                                g.smmu);
+        g_autofree char *ref = g_strdup_printf("Output Reference : %08X",
+                                               smmu);
+
+        iort = acpi_table_asl(g.qts, "IORT", dir);
+        g_assert_nonnull(iort);
+        g_assert_nonnull(strstr(iort, "Revision : 05"));
+        p = strstr(iort, "Type : 04");
+        g_assert_nonnull(p);
+        g_assert_nonnull(strstr(p, base));
+        p = strstr(iort, "Type : 02");
+        g_assert_nonnull(p);
+        p = strstr(p, "ID Count : 000000FF");
+        g_assert_nonnull(p);
+        g_assert_nonnull(strstr(p, ref));
+        p = strstr(p, "Type : 06");
+        g_assert_nonnull(p);
+        g_assert_nonnull(strstr(p, "Mapping Count : 00000001"));
+        /*
+         * The host bridge's _DSM offers function 5 and answers 0: Linux
+         * then keeps the firmware's bus numbers, which it requires before
+         * applying an RMR to a PCI device.
+         */
+        dsdt = acpi_table_asl(g.qts, "DSDT", dir);
+        g_assert_nonnull(dsdt);
+        p = strstr(dsdt, "Device (PCI0)");
+        g_assert_nonnull(p);
+        p = strstr(p, "Method (_DSM");
+        g_assert_nonnull(p);
+        g_assert_nonnull(strstr(p, "0x21"));
+        p = strstr(p, "If ((Arg2 == 0x05))");
+        g_assert_nonnull(p);
+        g_assert_nonnull(strstr(p, "Return (Zero)"));
+    }
+    guest_stop(&g, true);
+    rm_dir(dir);
+}
+
+/* Without accel=on the tables stay as QEMU 10.2 makes them. */
+static void test_acpi_emulated_smmu_unchanged(void)
+{
+    QTestState *qts = qtest_init("-M virt -display none -nodefaults "
+                                 "-device arm-smmuv3,primary-bus=pcie.0");
+    g_autofree char *dir = g_dir_make_tmp("qac-acpi-XXXXXX", NULL);
+    g_autofree char *dsdt = NULL;
+    g_autofree uint8_t *t = NULL;
+    uint32_t len;
+
+    t = acpi_table_raw(qts, "IORT", &len);
+    g_assert_nonnull(t);
+    g_assert_cmpuint(t[8], ==, 3);
+    g_assert_cmpuint(iort_node(t, len, 4, 0), !=, 0);
+    g_assert_cmpuint(iort_node(t, len, 6, 0), ==, 0);
+    if (g_find_program_in_path("iasl")) {
+        dsdt = acpi_table_asl(qts, "DSDT", dir);
+        g_assert_nonnull(strstr(dsdt, "Method (_DSM"));
+        g_assert_null(strstr(dsdt, "If ((Arg2 == 0x05))"));
+    }
+    qtest_quit(qts);
+    rm_dir(dir);
+}
+
+/*
+ * A host SMMU driver whose software MSI window is not the one the guest's
+ * RMR maps: the device's MSIs would fault, so it is refused by name.
+ */
+static void test_msi_window_mismatch_refused(void)
+{
+    StandinHost *h = standin_host_new(HOST_CONF_MSI_ELSEWHERE);
+    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
+    g_autofree char *args = g_strdup_printf(
+        "-M virt -object iommufd,id=iommufd0 "
+        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on "
+        DEV_ARGS "%s", sysfs);
+    g_autofree char *err = standin_qemu_start_fails(h, args);
+
+    g_assert_nonnull(strstr(err, "smmu0: the host does not reserve the "
+                            "software MSI window 0x8000000..0x80fffff for "));
+    g_assert_nonnull(strstr(err, "is mappable"));
+    standin_host_free(h);
+}
+
 static void test_hotplug_unplug_replug(void)
 {
     Guest g;
@@ -805,6 +987,11 @@ int main(int argc, char **argv)
                    test_auto_without_coldplug_refused);
     qtest_add_func("/smmuv3-accel/standin/ril-on-host-without-ril-refused",
                    test_ril_on_host_without_ril_refused);
+    qtest_add_func("/smmuv3-accel/acpi/iort-rmr", test_acpi_iort_rmr);
+    qtest_add_func("/smmuv3-accel/acpi/emulated-smmu-unchanged",
+                   test_acpi_emulated_smmu_unchanged);
+    qtest_add_func("/smmuv3-accel/standin/msi-window-mismatch-refused",
+                   test_msi_window_mismatch_refused);
     qtest_add_func("/smmuv3-accel/standin/hotplug-unplug-replug",
                    test_hotplug_unplug_replug);
     qtest_add_func("/smmuv3-accel/standin/hotplug-first-explicit-props",

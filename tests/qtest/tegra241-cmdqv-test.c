@@ -13,6 +13,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
 #include "standin-qtest.h"
+#include "qac-acpi.h"
 
 #define R_IDR1              0x4
 #define IDR1_CMDQS(v)       (((v) >> 21) & 0x1f)
@@ -785,85 +786,6 @@ static void test_system_reset_live(void)
 
 
 /* ---- ACPI: the DSDT device the guest driver looks for -------------------- */
-
-#define VIRT_FW_CFG_BASE    0x09020000
-
-/* virt's fw_cfg: data at +0, big-endian selector at +8 */
-static void fw_cfg_read(QTestState *qts, uint16_t key, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    qtest_writew(qts, VIRT_FW_CFG_BASE + 8, bswap16(key));
-    for (size_t i = 0; i < len; i++) {
-        p[i] = qtest_readb(qts, VIRT_FW_CFG_BASE);
-    }
-}
-
-static size_t fw_cfg_file(QTestState *qts, const char *name, uint8_t *buf,
-                          size_t cap)
-{
-    uint32_t count;
-
-    fw_cfg_read(qts, 0x19, &count, 4);     /* FW_CFG_FILE_DIR */
-    count = be32_to_cpu(count);
-    for (uint32_t i = 0; i < count; i++) {
-        struct {
-            uint32_t size;
-            uint16_t select, reserved;
-            char name[56];
-        } f;
-        size_t len;
-
-        qtest_writew(qts, VIRT_FW_CFG_BASE + 8, bswap16(0x19));
-        for (size_t j = 0; j < 4 + (i + 1) * sizeof(f); j++) {
-            uint8_t b = qtest_readb(qts, VIRT_FW_CFG_BASE);
-
-            if (j >= 4 + i * sizeof(f)) {
-                ((uint8_t *)&f)[j - 4 - i * sizeof(f)] = b;
-            }
-        }
-        if (strcmp(f.name, name)) {
-            continue;
-        }
-        len = MIN(be32_to_cpu(f.size), cap);
-        fw_cfg_read(qts, be16_to_cpu(f.select), buf, len);
-        return len;
-    }
-    return 0;
-}
-
-/* Table @sig out of etc/acpi/tables, decompiled by iasl; NULL if absent */
-static char *acpi_table_asl(QTestState *qts, const char *sig,
-                            const char *dir)
-{
-    size_t cap = 1024 * 1024, len;
-    g_autofree uint8_t *blob = g_malloc0(cap);
-    g_autofree char *aml = g_strdup_printf("%s/%s.aml", dir, sig);
-    g_autofree char *dsl = g_strdup_printf("%s/%s.dsl", dir, sig);
-    g_autofree char *cmd = NULL;
-    char *text = NULL;
-
-    len = fw_cfg_file(qts, "etc/acpi/tables", blob, cap);
-    g_assert_cmpuint(len, >, 0);
-    for (size_t off = 0; off + 8 <= MIN(len, cap); off++) {
-        uint32_t tlen;
-
-        if (memcmp(blob + off, sig, 4)) {
-            continue;
-        }
-        tlen = ldl_le_p(blob + off + 4);
-        if (tlen < 36 || off + tlen > MIN(len, cap)) {
-            continue;
-        }
-        g_assert_true(g_file_set_contents(aml, (char *)blob + off, tlen,
-                                          NULL));
-        cmd = g_strdup_printf("iasl -d %s >/dev/null 2>&1", aml);
-        g_assert_cmpint(system(cmd), ==, 0);
-        g_assert_true(g_file_get_contents(dsl, &text, NULL, NULL));
-        return text;
-    }
-    return NULL;
-}
 
 static void test_acpi_dsdt_device(void)
 {

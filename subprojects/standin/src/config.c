@@ -40,6 +40,9 @@ void st_config_defaults_smmu(struct st_smmu *s)
     s->vcmdqs = 128;
     s->lvcmdqs = 0;      /* 0: vcmdqs / vintfs, resolved at the end */
     s->sids = 16;
+    /* arm-smmu-v3's MSI_IOVA_BASE / MSI_IOVA_LENGTH */
+    s->msi_base = 0x8000000;
+    s->msi_size = 0x100000;
 }
 
 static const char *cfg_file;
@@ -320,6 +323,10 @@ int st_config_load(const char *path)
                 smmu->nesting = parse_bool(line, key, val);
             } else if (!strcmp(key, "cmdqv")) {
                 smmu->cmdqv = parse_bool(line, key, val);
+            } else if (!strcmp(key, "msi_window")) {
+                smmu->msi_base = parse_num(line, key, val, false, UINT64_MAX);
+            } else if (!strcmp(key, "msi_window_size")) {
+                smmu->msi_size = parse_num(line, key, val, true, 1ull << 40);
             } else if (!strcmp(key, "cmdqv_version")) {
                 smmu->cmdqv_version = parse_num(line, key, val, false, 15);
             } else if (!strcmp(key, "cmdqv_vintfs")) {

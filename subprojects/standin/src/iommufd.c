@@ -24,9 +24,6 @@
 #define TMPFS_MAGIC 0x01021994
 #endif
 
-#define SW_MSI_START 0x8000000ull
-#define SW_MSI_LAST  0x80fffffull
-
 struct ucmd {
     struct st_ictx *ctx;
     uint64_t arg;
@@ -56,43 +53,74 @@ static struct st_obj *get_device(struct st_ictx *ctx, uint32_t id)
 
 /* ----------------------------------------------------------------- IOAS */
 
-static bool ioas_has_domain(struct st_obj *ioas, int *oas_bits)
+/*
+ * Does a domain (a paging HWPT) of the SMMUs' exist in @ioas? *oas_bits:
+ * the smallest output size among them; *msi: the SMMU whose software MSI
+ * window the IOAS reserves (the first with one; NULL if none).
+ */
+static bool ioas_domains(struct st_obj *ioas, int *oas_bits,
+                         const struct st_smmu **msi)
 {
     bool any = false;
 
     *oas_bits = 64;
+    *msi = NULL;
     for (struct st_obj *h = ioas->ctx->objs; h; h = h->next) {
         if (h->type == OT_HWPT_PAGING && h->ioas == ioas) {
             static const int oas[] = { 32, 36, 40, 42, 44, 48, 52, 52 };
-            int bits = oas[st_host.smmu[h->smmu].idr[5] & 7];
+            const struct st_smmu *s = &st_host.smmu[h->smmu];
+            int bits = oas[s->idr[5] & 7];
 
             any = true;
             if (bits < *oas_bits) {
                 *oas_bits = bits;
+            }
+            if (!*msi && s->msi_size) {
+                *msi = s;
             }
         }
     }
     return any;
 }
 
-/* The IOVA ranges an IOAS allows now: all of it until a domain narrows it. */
+static bool ioas_has_domain(struct st_obj *ioas, int *oas_bits)
+{
+    const struct st_smmu *msi;
+
+    return ioas_domains(ioas, oas_bits, &msi);
+}
+
+/*
+ * The IOVA ranges an IOAS allows now: all of it until a domain narrows it
+ * to its output size, less the SMMU driver's software MSI window.
+ */
 static int allowed_ranges(struct st_obj *ioas, struct iommu_iova_range *r, int max)
 {
-    int bits;
+    const struct st_smmu *msi;
+    int bits, n = 0;
     uint64_t top;
 
-    if (!ioas_has_domain(ioas, &bits)) {
+    (void)max;
+    if (!ioas_domains(ioas, &bits, &msi)) {
         r[0].start = 0;
         r[0].last = UINT64_MAX;
         return 1;
     }
     top = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
-    (void)max;
-    r[0].start = 0;
-    r[0].last = SW_MSI_START - 1;
-    r[1].start = SW_MSI_LAST + 1;
-    r[1].last = top;
-    return 2;
+    if (!msi || msi->msi_base > top) {
+        r[0].start = 0;
+        r[0].last = top;
+        return 1;
+    }
+    if (msi->msi_base) {
+        r[n].start = 0;
+        r[n++].last = msi->msi_base - 1;
+    }
+    if (msi->msi_base + msi->msi_size - 1 < top) {
+        r[n].start = msi->msi_base + msi->msi_size;
+        r[n++].last = top;
+    }
+    return n;
 }
 
 static bool range_allowed(struct st_obj *ioas, uint64_t iova, uint64_t last)

@@ -46,6 +46,7 @@ struct st_smmu {
     bool nesting;
     bool cmdqv;
     unsigned cmdqv_version, vintfs, lvcmdqs, vcmdqs, sids;
+    uint64_t msi_base, msi_size;     /* IOMMU_RESV_SW_MSI region; size 0: none */
 
     /* runtime: the host CMDQV model (cmdqv.c) */
     struct st_vintf *vintf;          /* [vintfs] */

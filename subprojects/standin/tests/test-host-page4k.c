@@ -9,6 +9,21 @@
 
 #define TYPE_T IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV
 
+static void test_page4k_msi_window_from_config(void)
+{
+    TEnv e;
+    struct iommu_iova_range r[4];
+    uint32_t n = 4;
+
+    if (t_env_up(&e, 1, 0, 0)) {
+        T_OK(t_ioas_iova_ranges(e.fd, e.ioas, r, &n));
+        g_assert_cmpuint(n, ==, 2);
+        g_assert_cmphex(r[0].last, ==, 0xfffffff);
+        g_assert_cmphex(r[1].start, ==, 0x10010000);
+    }
+    t_env_down(&e);
+}
+
 static void test_page4k_hw_info(void)
 {
     TEnv e;
@@ -77,6 +92,7 @@ static void test_page4k_four_queues_ascending_descending(void)
 int main(int argc, char **argv)
 {
     t_init(&argc, &argv);
+    g_test_add_func("/page4k/msi_window_from_config", test_page4k_msi_window_from_config);
     g_test_add_func("/page4k/hw_info", test_page4k_hw_info);
     g_test_add_func("/page4k/first_mmap_offset_is_one_host_page",
                     test_page4k_first_mmap_offset_is_one_host_page);

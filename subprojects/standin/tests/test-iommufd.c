@@ -311,6 +311,40 @@ static void test_ioas_map_fixed_overlap_eexist(void)
     ioas_down(&s);
 }
 
+/*
+ * The SMMU driver's software MSI window (arm-smmu-v3: 0x8000000, 1 MiB) is
+ * reserved once a domain of that SMMU is in the IOAS: the allowed ranges
+ * go around it, a fixed map into it is EINVAL (iopt_check_iova).
+ */
+static void test_ioas_sw_msi_window_reserved(void)
+{
+    TEnv e;
+    struct iommu_iova_range r[4];
+    uint32_t n = 4, ioas;
+
+    if (t_env_up(&e, 1, 1 << 20, 0)) {
+        T_OK(t_ioas_iova_ranges(e.fd, e.ioas, r, &n));
+        g_assert_cmpuint(n, ==, 2);
+        g_assert_cmphex(r[0].start, ==, 0);
+        g_assert_cmphex(r[0].last, ==, 0x7ffffff);
+        g_assert_cmphex(r[1].start, ==, 0x8100000);
+        g_assert_cmphex(r[1].last, ==, (1ull << 48) - 1);   /* IDR5.OAS 48 */
+        T_ERR(t_ioas_map(e.fd, e.ioas, e.mem, 4096, 0x80ff000, FIXED_RW), EINVAL);
+        T_OK(t_ioas_map(e.fd, e.ioas, e.mem, 4096, 0x8100000, FIXED_RW));
+        /* A new IOAS with no domain allows everything; a short array: EMSGSIZE */
+        T_OK(t_ioas_alloc(e.fd, &ioas));
+        n = 4;
+        T_OK(t_ioas_iova_ranges(e.fd, ioas, r, &n));
+        g_assert_cmpuint(n, ==, 1);
+        g_assert_cmphex(r[0].last, ==, UINT64_MAX);
+        n = 1;
+        T_ERR(t_ioas_iova_ranges(e.fd, e.ioas, r, &n), EMSGSIZE);
+        g_assert_cmpuint(n, ==, 2);
+        T_OK(t_destroy(e.fd, ioas));
+    }
+    t_env_down(&e);
+}
+
 static void test_ioas_map_auto_never_iova_0(void)
 {
     Ioas s;
@@ -566,6 +600,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ioas/map_fixed_misaligned_einval", test_ioas_map_fixed_misaligned_einval);
     g_test_add_func("/ioas/map_fixed_overlap_eexist", test_ioas_map_fixed_overlap_eexist);
     g_test_add_func("/ioas/map_auto_never_iova_0", test_ioas_map_auto_never_iova_0);
+    g_test_add_func("/ioas/sw_msi_window_reserved", test_ioas_sw_msi_window_reserved);
     g_test_add_func("/ioas/map_unmapped_user_va_efault", test_ioas_map_unmapped_user_va_efault);
     g_test_add_func("/ioas/unmap_everything", test_ioas_unmap_everything);
     g_test_add_func("/ioas/unmap_length_0_einval", test_ioas_unmap_length_0_einval);

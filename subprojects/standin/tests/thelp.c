@@ -103,6 +103,16 @@ int t_ioas_unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *o
     return r;
 }
 
+int t_ioas_iova_ranges(int fd, uint32_t ioas, struct iommu_iova_range *r, uint32_t *num)
+{
+    struct iommu_ioas_iova_ranges c = { .size = sizeof(c), .ioas_id = ioas,
+                                        .num_iovas = *num, .allowed_iovas = (uintptr_t)r };
+    int rc = t_ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &c);
+
+    *num = c.num_iovas;
+    return rc;
+}
+
 int t_destroy(int fd, uint32_t id)
 {
     struct iommu_destroy d = { .size = sizeof(d), .id = id };

@@ -63,6 +63,8 @@ int t_ioas_alloc(int fd, uint32_t *id);
 int t_ioas_map(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t iova, uint32_t flags);
 int t_ioas_map_auto(int fd, uint32_t ioas, void *va, uint64_t len, uint64_t *iova);
 int t_ioas_unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *out_len);
+/* *num: capacity of @r in, the IOAS's range count out */
+int t_ioas_iova_ranges(int fd, uint32_t ioas, struct iommu_iova_range *r, uint32_t *num);
 int t_destroy(int fd, uint32_t id);
 int t_hwpt_alloc(int fd, uint32_t dev_id, uint32_t pt_id, uint32_t flags, uint32_t data_type,
                  const void *data, uint32_t data_len, uint32_t *out);
