@@ -26,7 +26,10 @@
 #include "hw/pci/pci.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pci_bus.h"
+#include "hw/pci/pci_bridge.h"
 #include "hw/qdev-core.h"
+#include "hw/sysbus.h"
+#include "qobject/qdict.h"
 #include "system/iommufd.h"
 #include "system/iommufd-viommu.h"
 #include "system/system.h"
@@ -1162,24 +1165,132 @@ static bool accel_guest_boots_dt(MachineState *ms)
     return ms->kernel_filename && !ms->firmware && !drive_get(IF_PFLASH, 0, 0);
 }
 
-/* An endpoint the host SMMU cannot translate: emulated, not vfio-pci. */
+/*
+ * An endpoint the host SMMU cannot translate: a PCI device that is not
+ * vfio-pci. Host bridges, root ports and PCI bridges route; they do no DMA.
+ */
+static bool accel_class_is_emulated_endpoint(ObjectClass *oc)
+{
+    PCIDeviceClass *pc;
+
+    if (!object_class_dynamic_cast(oc, TYPE_PCI_DEVICE) ||
+        object_class_dynamic_cast(oc, "vfio-pci") ||
+        object_class_dynamic_cast(oc, TYPE_PCI_BRIDGE)) {
+        return false;
+    }
+    pc = PCI_DEVICE_CLASS(oc);
+    return (pc->class_id >> 8) != PCI_BASE_CLASS_BRIDGE;
+}
+
 static int accel_find_emulated(DeviceState *dev, void *opaque)
 {
-    PCIDevice *pdev = (PCIDevice *)object_dynamic_cast(OBJECT(dev),
-                                                       TYPE_PCI_DEVICE);
     DeviceState **found = opaque;
 
-    if (!pdev || *found || object_dynamic_cast(OBJECT(dev), "vfio-pci")) {
-        return 0;
+    if (!*found &&
+        accel_class_is_emulated_endpoint(object_get_class(OBJECT(dev)))) {
+        *found = dev;
     }
-    /* Host bridges, root ports and PCI bridges route; they do no DMA. */
-    if ((pci_get_word(pdev->config + PCI_CLASS_DEVICE) >> 8) ==
-        PCI_BASE_CLASS_BRIDGE) {
-        return 0;
-    }
-    *found = dev;
     return 0;
 }
+
+static void accel_error_emulated(SMMUv3AccelState *a, const char *type,
+                                 const char *id, Error **errp)
+{
+    error_setg(errp, "%s: %s '%s' is an emulated PCI device; an accel=on "
+               "SMMU serves only vfio-pci devices with iommufd=",
+               accel_id(a), type, id);
+    error_append_hint(errp, "Put emulated devices on a PCIe root complex "
+                      "that has no accel=on SMMU (e.g. a pxb-pcie), or use "
+                      "-nodefaults to drop the default NIC.\n");
+}
+
+static int accel_find_bus_named(BusState *bus, void *opaque)
+{
+    BusState **found = opaque;
+    const char *name = (const char *)found[1];
+
+    if (!found[0] && object_dynamic_cast(OBJECT(bus), TYPE_PCI_BUS) &&
+        (!name || !strcmp(bus->name, name))) {
+        found[0] = bus;
+    }
+    return 0;
+}
+
+typedef struct AccelBusLookup {
+    PCIBus *root;
+    SMMUv3AccelState *found;
+} AccelBusLookup;
+
+static int accel_find_smmu_of_bus(Object *obj, void *opaque)
+{
+    SMMUv3State *s = (SMMUv3State *)object_dynamic_cast(obj, TYPE_ARM_SMMUV3);
+    AccelBusLookup *l = opaque;
+
+    if (s && s->s_accel && ARM_SMMU(s)->primary_bus == l->root) {
+        l->found = s->s_accel;
+        return 1;
+    }
+    return 0;
+}
+
+/* The accel SMMU serving PCI bus @bus (its root complex's), or NULL. */
+static SMMUv3AccelState *accel_of_bus(PCIBus *bus)
+{
+    AccelBusLookup l = { .root = bus };
+
+    while (!pci_bus_is_root(l.root)) {
+        l.root = pci_get_bus(l.root->parent_dev);
+    }
+    object_child_foreach_recursive(object_get_root(), accel_find_smmu_of_bus,
+                                   &l);
+    return l.found;
+}
+
+/*
+ * device_add of an emulated PCI endpoint behind an accel SMMU: refused
+ * before the device is made, naming it (qdev lets a DeviceListener's
+ * hide_device hook fail an add). Cold-plugged ones are refused at
+ * machine_done, which sees the machine's own defaults too. The bus is
+ * found as qdev will: by name, or the first PCI bus when none is given.
+ * A bus given by a QOM path is not looked up here.
+ */
+static bool accel_hide_device(DeviceListener *l, const QDict *opts,
+                              bool from_json, Error **errp)
+{
+    const char *driver = qdict_get_try_str(opts, "driver");
+    const char *name = qdict_get_try_str(opts, "bus");
+    void *found[2] = { NULL, (void *)name };
+    ObjectClass *oc;
+    SMMUv3AccelState *a;
+
+    if (!phase_check(PHASE_MACHINE_READY) || !driver ||
+        (name && strchr(name, '/'))) {
+        return false;
+    }
+    oc = module_object_class_by_name(driver);
+    if (!oc) {
+        /* qdev's aliases on this target: virtio-X for virtio-X-pci */
+        g_autofree char *full = g_strconcat(driver, "-pci", NULL);
+
+        oc = module_object_class_by_name(full);
+    }
+    if (!oc || !accel_class_is_emulated_endpoint(oc)) {
+        return false;
+    }
+    qbus_walk_children(sysbus_get_default(), NULL, accel_find_bus_named,
+                       NULL, NULL, found);
+    a = found[0] ? accel_of_bus(PCI_BUS(found[0])) : NULL;
+    if (a) {
+        accel_error_emulated(a, object_class_get_name(oc),
+                             qdict_get_try_str(opts, "id") ?: driver, errp);
+    }
+    return false;
+}
+
+static DeviceListener accel_device_listener = {
+    .hide_device = accel_hide_device,
+};
+static bool accel_device_listener_registered;
 
 static void smmuv3_accel_machine_done(Notifier *n, void *data)
 {
@@ -1200,14 +1311,13 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
         qbus_walk_children(BUS(ARM_SMMU(a->smmu)->primary_bus),
                            accel_find_emulated, NULL, NULL, NULL, &emulated);
         if (emulated) {
-            error_report("%s: %s '%s' is an emulated PCI device; an accel=on "
-                         "SMMU serves only vfio-pci devices with iommufd=",
-                         accel_id(a), object_get_typename(OBJECT(emulated)),
-                         emulated->id ? emulated->id :
-                         object_get_canonical_path_component(OBJECT(emulated)));
-            error_printf("Put emulated devices on a PCIe root complex that "
-                         "has no accel=on SMMU (e.g. a pxb-pcie), or use "
-                         "-nodefaults to drop the default NIC.\n");
+            Error *err = NULL;
+
+            accel_error_emulated(a, object_get_typename(OBJECT(emulated)),
+                                 emulated->id ? emulated->id :
+                                 object_get_canonical_path_component(
+                                     OBJECT(emulated)), &err);
+            error_report_err(err);
             exit(1);
         }
     }
@@ -1288,6 +1398,10 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
     }
     QLIST_INIT(&a->devices);
     s->s_accel = a;
+    if (!accel_device_listener_registered) {
+        device_listener_register(&accel_device_listener);
+        accel_device_listener_registered = true;
+    }
     a->exit_notifier.notify = smmuv3_accel_exit;
     qemu_add_exit_notifier(&a->exit_notifier);
     a->machine_done.notify = smmuv3_accel_machine_done;

@@ -592,6 +592,47 @@ static void test_emulated_endpoint_refused(void)
                             "device"));
 }
 
+/* device_add of an emulated endpoint behind the accel SMMU: refused by name */
+static void test_emulated_endpoint_hotplug_refused(void)
+{
+    static const char *const adds[][2] = {
+        { "e1000e", "pcie.0" },
+        { "e1000e", NULL },             /* the default bus */
+        { "virtio-net", NULL },         /* an alias */
+    };
+    Guest g;
+    QDict *r, *d;
+
+    guest_start(&g, HOST_CONF, "cmdqv=off", true);
+    for (int i = 0; i < ARRAY_SIZE(adds); i++) {
+        QDict *args = qdict_new(), *e;
+
+        qdict_put_str(args, "driver", adds[i][0]);
+        qdict_put_str(args, "id", "nic1");
+        if (adds[i][1]) {
+            qdict_put_str(args, "bus", adds[i][1]);
+        }
+        r = qtest_qmp(g.qts, "{'execute': 'device_add', 'arguments': %p}",
+                      args);
+        e = qdict_get_qdict(r, "error");
+        g_assert_nonnull(e);
+        g_assert_nonnull(strstr(qdict_get_str(e, "desc"), "smmu0: "));
+        g_assert_nonnull(strstr(qdict_get_str(e, "desc"),
+                                " 'nic1' is an emulated PCI device; an "
+                                "accel=on SMMU serves only vfio-pci devices"));
+        qobject_unref(r);
+    }
+    /* Nothing was made; the vfio-pci device is still served */
+    r = qtest_qmp(g.qts, "{'execute': 'qom-list', 'arguments': "
+                  "{'path': '/machine/peripheral/nic1'}}");
+    g_assert_true(qdict_haskey(r, "error"));
+    qobject_unref(r);
+    d = standin_dump(g.host);
+    dump_single(d, "viommu");
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
 static void test_explicit_properties_hotplug_first(void)
 {
     Guest g;
@@ -992,6 +1033,8 @@ int main(int argc, char **argv)
                    test_acpi_emulated_smmu_unchanged);
     qtest_add_func("/smmuv3-accel/standin/msi-window-mismatch-refused",
                    test_msi_window_mismatch_refused);
+    qtest_add_func("/smmuv3-accel/standin/emulated-endpoint-hotplug-refused",
+                   test_emulated_endpoint_hotplug_refused);
     qtest_add_func("/smmuv3-accel/standin/hotplug-unplug-replug",
                    test_hotplug_unplug_replug);
     qtest_add_func("/smmuv3-accel/standin/hotplug-first-explicit-props",
