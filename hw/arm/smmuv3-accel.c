@@ -767,8 +767,12 @@ static bool accel_dev_install(SMMUv3AccelDevice *d, uint32_t hwpt_id,
     return true;
 }
 
-/* What the guest's configuration asks for this device, installed. */
-static void accel_dev_update(SMMUv3AccelDevice *d)
+/*
+ * What the guest's configuration asks for this device, installed. An STE
+ * the host refuses is the guest's problem (logged, the device aborts);
+ * false only when not even abort or bypass could be installed.
+ */
+static bool accel_dev_try_update(SMMUv3AccelDevice *d, Error **errp)
 {
     SMMUv3AccelState *a = d->accel;
     SMMUv3State *s = a->smmu;
@@ -780,16 +784,15 @@ static void accel_dev_update(SMMUv3AccelDevice *d)
     unsigned cfg;
 
     if (!a->viommu_id) {
-        return;
+        return true;
     }
     if (!smmu_enabled(s)) {
-        accel_dev_install(d, FIELD_EX32(s->gbpa, GBPA, ABORT) ?
-                          a->abort_hwpt_id : a->bypass_hwpt_id, NULL, &err);
-        goto out;
+        return accel_dev_install(d, FIELD_EX32(s->gbpa, GBPA, ABORT) ?
+                                 a->abort_hwpt_id : a->bypass_hwpt_id, NULL,
+                                 errp);
     }
     if (smmu_find_ste(s, sid, &ste, &event)) {
-        accel_dev_install(d, a->abort_hwpt_id, NULL, &err);
-        goto out;
+        return accel_dev_install(d, a->abort_hwpt_id, NULL, errp);
     }
     vste[0] = ((uint64_t)le32_to_cpu(ste.word[1]) << 32) |
               le32_to_cpu(ste.word[0]);
@@ -798,31 +801,36 @@ static void accel_dev_update(SMMUv3AccelDevice *d)
     cfg = (vste[0] & VSTE0_CFG_MASK) >> VSTE0_CFG_SHIFT;
 
     if (!(vste[0] & VSTE0_V) || cfg == VSTE0_CFG_ABORT) {
-        accel_dev_install(d, a->abort_hwpt_id, NULL, &err);
+        return accel_dev_install(d, a->abort_hwpt_id, NULL, errp);
     } else if (cfg == VSTE0_CFG_BYPASS) {
-        accel_dev_install(d, a->bypass_hwpt_id, NULL, &err);
+        return accel_dev_install(d, a->bypass_hwpt_id, NULL, errp);
     } else if (cfg == VSTE0_CFG_S1) {
         vste[0] &= VSTE0_ALLOWED;
         vste[1] &= VSTE1_ALLOWED;
         if (!a->ats) {
             vste[1] &= ~(3ULL << VSTE1_EATS_SHIFT);
         }
-        if (!accel_dev_install(d, 0, vste, &err)) {
-            qemu_log_mask(LOG_GUEST_ERROR, "%s: SID 0x%x: the host refused "
-                          "the STE (%s); translation aborts\n", accel_id(a),
-                          sid, error_get_pretty(err));
-            error_free(err);
-            err = NULL;
-            accel_dev_install(d, a->abort_hwpt_id, NULL, &err);
+        if (accel_dev_install(d, 0, vste, &err)) {
+            return true;
         }
+        qemu_log_mask(LOG_GUEST_ERROR, "%s: SID 0x%x: the host refused the "
+                      "STE (%s); translation aborts\n", accel_id(a), sid,
+                      error_get_pretty(err));
+        error_free(err);
     } else {
         qemu_log_mask(LOG_GUEST_ERROR, "%s: SID 0x%x: STE config %u needs "
                       "stage 2, which this SMMU does not offer; translation "
                       "aborts\n", accel_id(a), sid, cfg);
-        accel_dev_install(d, a->abort_hwpt_id, NULL, &err);
     }
-out:
-    if (err) {
+    return accel_dev_install(d, a->abort_hwpt_id, NULL, errp);
+}
+
+/* After a change of the guest's configuration: a failure is the host's. */
+static void accel_dev_update(SMMUv3AccelDevice *d)
+{
+    Error *err = NULL;
+
+    if (!accel_dev_try_update(d, &err)) {
         error_report_err(err);
     }
 }
@@ -998,11 +1006,11 @@ static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
         accel_dev_free(d);
         return false;
     }
-    if (!accel_check_msi_window(a, idev, d->name, errp)) {
+    if (!accel_check_msi_window(a, idev, d->name, errp) ||
+        !accel_dev_try_update(d, errp)) {
         accel_dev_free(d);
         return false;
     }
-    accel_dev_update(d);
     accel_veventq_update(a);
     return true;
 }
