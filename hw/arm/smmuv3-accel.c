@@ -875,7 +875,15 @@ static void accel_dev_release(SMMUv3AccelDevice *d)
     if (d->attached_hwpt_id &&
         !host_iommu_device_iommufd_attach_hwpt(d->idev, d->idev->hwpt_id,
                                                &err)) {
-        error_report_err(err);
+        /*
+         * The HWPTs below still hold the device: detach it (the kernel's
+         * detach cannot fail), or none of them could be destroyed.
+         */
+        warn_report_err(err);
+        err = NULL;
+        if (!host_iommu_device_iommufd_detach_hwpt(d->idev, &err)) {
+            error_report_err(err);
+        }
     }
     d->attached_hwpt_id = 0;
     if (d->nested_hwpt_id) {
