@@ -418,6 +418,15 @@ void smmuv3_accel_init_regs(SMMUv3State *s)
         s->idr[1] = FIELD_DP32(s->idr[1], IDR1, CMDQS,
                                accel_cmdqv_max_cmdqs());
     }
+    /*
+     * The queues' sizes at reset are what their BASE registers say, and
+     * CMDQ_BASE.LOG2SIZE within what IDR1 advertises: smmuv3_init_regs()
+     * resets only the register, and a guest that enables a queue without
+     * writing BASE would see it run at the size from before the reset.
+     */
+    s->cmdq.log2size = FIELD_EX32(s->idr[1], IDR1, CMDQS);
+    s->cmdq.base = deposit64(s->cmdq.base, 0, 5, s->cmdq.log2size);
+    s->eventq.log2size = extract64(s->eventq.base, 0, 5);
     if (a->cmdqv_dev) {
         tegra241_cmdqv_reset(a->cmdqv_dev);
     }
@@ -1080,7 +1089,13 @@ void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error)
     a->inv_failures++;
     trace_smmuv3_accel_flush(accel_id(a), n, done, -1);
     if (done >= n) {
-        done = n - 1;
+        /*
+         * entry_num not written back: the call failed before any entry
+         * (arguments, a copy fault), so nothing of the batch is done and
+         * the error is at its first command; after the guest's ack the
+         * whole batch goes again.
+         */
+        done = 0;
     }
     qemu_log_mask(LOG_GUEST_ERROR, "%s: invalidation %u of a batch of %u "
                   "refused by the host: %s\n", accel_id(a), done, n,

@@ -434,6 +434,8 @@ static void check_reset_values(Fuzz *f)
     g_assert_cmphex(smmu_rd(f, R_GBPA), ==, GBPA_RESET);
     g_assert_cmphex(smmu_rd(f, R_CMDQ_PROD), ==, 0);
     g_assert_cmphex(smmu_rd(f, R_CMDQ_CONS), ==, 0);
+    /* the queue's size at reset within what IDR1 advertises */
+    g_assert_cmpuint(smmu_rd(f, R_CMDQ_BASE) & 0x1f, <=, f->cmdqs);
     g_assert_cmphex(smmu_rd(f, R_EVENTQ_PROD), ==, 0);
     g_assert_cmphex(smmu_rd(f, R_EVENTQ_CONS), ==, 0);
     g_assert_cmphex(cq_rd(f, W_CONFIG), ==, 0);
@@ -1483,6 +1485,13 @@ static const Regression regressions[] = {
      * accel_dev_release(): on a refused attach, detach the device.
      */
     { 1000, 5000 },
+    /*
+     * system_reset, then CMDQEN and PROD without a new CMDQ_BASE: the queue
+     * ran at the size from before the reset (2^0 entries) while CMDQ_BASE
+     * read LOG2SIZE 19, above IDR1.CMDQS, so CONS stopped short of PROD
+     * with no error. Fixed in smmuv3_accel_init_regs().
+     */
+    { 1019, 5000 },
     { 0, 0 }                        /* end */
 };
 
