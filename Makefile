@@ -27,6 +27,19 @@ guest: deps
 check: build guest
 	@/usr/bin/python3 scripts/check.py
 
+# The register fuzzer with a large budget (figures, not a gate of make
+# check): FUZZ_SEEDS seeds of FUZZ_OPS operations from FUZZ_SEED_BASE.
+.PHONY: fuzz
+FUZZ_SEEDS ?= 200
+FUZZ_OPS ?= 20000
+FUZZ_SEED_BASE ?= 100000
+fuzz: build
+	@QAC_FUZZ_SEEDS=$(FUZZ_SEEDS) QAC_FUZZ_OPS=$(FUZZ_OPS) \
+	  QAC_FUZZ_SEED_BASE=$(FUZZ_SEED_BASE) QAC_TEST_TIMEOUT=86400 \
+	  /usr/bin/python3 scripts/check.py qac-fuzz; rc=$$?; \
+	  grep -h -e '^# all seeds' -e '^# seed .* failed' \
+	    build/test-logs/qtest_qac-fuzz-test.log; exit $$rc
+
 run: build guest
 	@scripts/run.sh
 

@@ -52,6 +52,8 @@ def run(name, cmd, env=None, cwd=None, timeout=900):
         return
     os.makedirs(LOGDIR, exist_ok=True)
     log = os.path.join(LOGDIR, re.sub(r"[^\w.-]", "_", name) + ".log")
+    # QAC_TEST_TIMEOUT (seconds): for long runs such as make fuzz
+    timeout = int(os.environ.get("QAC_TEST_TIMEOUT", timeout))
     full_env = dict(os.environ)
     full_env.update(env or {})
     t0 = time.time()
