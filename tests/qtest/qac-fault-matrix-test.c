@@ -21,72 +21,20 @@
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
 #include "standin-qtest.h"
+#include "qac-regs.h"
+#include "qac-cmdqv-guest.h"
 #include "hw/pci/pci_regs.h"
-
-#define HOST_CONF \
-    "[host]\n" \
-    "page_size = 64K\n" \
-    "[smmu smmu0]\n" \
-    "nesting = yes\n" \
-    "cmdqv = yes\n" \
-    "[pci 0000:01:00.0]\n" \
-    "smmu = smmu0\n" \
-    "sid = 0x100\n" \
-    "bar0 = 64K\n"
 
 /*
  * The device is hotplugged behind rp0 (pcie.0 slot 3, the low ECAM), whose
  * secondary bus the test numbers 1, as firmware would: guest SID 0x100.
  */
-#define RP0_CFG         (0x3f000000ULL + (0x18 << 12))
 #define DEV_SID         0x100
 
-/* SMMU registers */
-#define R_IDR1          0x04
-#define R_CR0           0x20
-#define R_CR0ACK        0x24
-#define R_GERROR        0x60
-#define R_GERRORN       0x64
-#define R_STRTAB_BASE   0x80
-#define R_STRTAB_CFG    0x88
-#define R_CMDQ_BASE     0x90
-#define R_CMDQ_PROD     0x98
-#define R_CMDQ_CONS     0x9c
-#define R_EVENTQ_BASE   0xa0
-#define R_EVENTQ_PROD   0x100a8
-#define R_EVENTQ_CONS   0x100ac
-#define CR0_SMMUEN      (1 << 0)
-#define CR0_EVENTQEN    (1 << 2)
-#define CR0_CMDQEN      (1 << 3)
-#define GERROR_CMDQ_ERR 1
-
-/* CMDQV window */
-#define W_CONFIG        0x000
-#define W_PARAM         0x004
-#define W_ALLOC_MAP(q)  (0x200 + 4 * (q))
-#define W_VINTF0_CONFIG 0x1000
-#define W_P0(l)         (0x30000 + 0x80 * (l))
-#define W_P1(l)         (0x40000 + 0x80 * (l))
-#define Q_CONFIG        0x08
-#define Q_STATUS        0x0c
-#define Q_GERROR        0x10
-#define Q_GERROR_INIT   (1 << 2)
-
-/* Guest RAM (virt's starts at 1 GiB) */
-#define G_STRTAB        0x40100000ULL   /* linear, 512 STEs */
-#define G_CMDQ          0x40200000ULL   /* 256 commands */
-#define G_CD            0x40300000ULL
+/* Guest RAM beyond qac-cmdqv-guest.h's: the event queue */
 #define G_EVTQ          0x40310000ULL
-#define G_RING          0x40400000ULL   /* VCMDQ l at + l * 64K */
-#define CMDQ_LOG2       8
 
-#define STE0_V          1ULL
-#define STE0_CFG_S1     (5ULL << 1)
-#define DEV_STE0        (STE0_V | STE0_CFG_S1 | G_CD)
-
-#define CMD_CFGI_STE    0x03ULL
-#define CMD_TLBI_NH_VA  0x12ULL
-#define CMD_SYNC        0x46ULL
+#define DEV_STE0        STE0_S1(G_CD)
 
 typedef struct Mx {
     QTestState *qts;
@@ -101,17 +49,13 @@ typedef struct Mx {
 static void mx_start(Mx *m)
 {
     memset(m, 0, sizeof(*m));
-    m->host = standin_host_new(HOST_CONF);
+    m->host = standin_host_new(HOST_CONF_CMDQV);
     m->sysfs = standin_sysfsdev(m->host, "0000:01:00.0");
-    m->qts = standin_qtest_start(m->host,
-        "-M virt,highmem-ecam=off -display none -nodefaults "
-        "-object iommufd,id=iommufd0 "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ril=off,"
-        "ats=off,oas=48,ssidsize=16,cmdqv=on,cmdqv-vcmdqs=2 "
-        "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=3.0");
+    m->qts = standin_start_rp0(m->host, "ril=off,ats=off,oas=48,ssidsize=16,"
+                               "cmdqv=on,cmdqv-vcmdqs=2");
     m->smmu = qtest_mtree_base(m->qts, "arm-smmuv3");
     m->win = qtest_mtree_base(m->qts, "tegra241-cmdqv");
-    m->vcmdq_log2 = (qtest_readl(m->qts, m->smmu + R_IDR1) >> 21) & 0x1f;
+    m->vcmdq_log2 = IDR1_CMDQS(qtest_readl(m->qts, m->smmu + R_IDR1));
     qtest_writeb(m->qts, RP0_CFG + PCI_SECONDARY_BUS, 1);
     qtest_writeb(m->qts, RP0_CFG + PCI_SUBORDINATE_BUS, 1);
 }
@@ -138,8 +82,7 @@ static void mx_assert_alive(Mx *m)
 static int64_t mx_count(Mx *m, const char *type)
 {
     QDict *d = standin_dump(m->host);
-    g_autoptr(GPtrArray) objs = standin_objects(d, type);
-    int64_t n = objs->len;
+    int64_t n = standin_count(d, type);
 
     qobject_unref(d);
     return n;
@@ -181,11 +124,7 @@ static int64_t mx_attached_ste0(Mx *m)
 
 static void mx_cmd(Mx *m, uint64_t w0, uint64_t w1)
 {
-    uint64_t a = G_CMDQ + (m->prod & ((1 << CMDQ_LOG2) - 1)) * 16;
-
-    qtest_writeq(m->qts, a, w0);
-    qtest_writeq(m->qts, a + 8, w1);
-    m->prod = (m->prod + 1) & ((2 << CMDQ_LOG2) - 1);
+    smmu_cmd(m->qts, &m->prod, w0, w1);
 }
 
 static uint32_t mx_kick(Mx *m)
@@ -241,19 +180,7 @@ static bool plug_refused(Mx *m)
 /* A driver's probe: stream table with the device's S1 STE, queue, SMMUEN */
 static void smmu_enable(Mx *m)
 {
-    QTestState *q = m->qts;
-
-    qtest_memset(q, G_STRTAB, 0, 512 * 64);
-    qtest_writeq(q, G_STRTAB + DEV_SID * 64, DEV_STE0);
-    qtest_writeq(q, m->smmu + R_STRTAB_BASE, G_STRTAB);
-    qtest_writel(q, m->smmu + R_STRTAB_CFG, 9);     /* linear, 2^9 STEs */
-    qtest_writeq(q, m->smmu + R_CMDQ_BASE, G_CMDQ | CMDQ_LOG2);
-    qtest_writel(q, m->smmu + R_CMDQ_PROD, 0);
-    qtest_writel(q, m->smmu + R_CMDQ_CONS, 0);
-    qtest_writel(q, m->smmu + R_CR0, CR0_CMDQEN);
-    qtest_writel(q, m->smmu + R_CR0, CR0_CMDQEN | CR0_SMMUEN);
-    g_assert_cmphex(qtest_readl(q, m->smmu + R_CR0ACK), ==,
-                    CR0_CMDQEN | CR0_SMMUEN);
+    smmu_probe(m->qts, m->smmu, 9, DEV_SID, DEV_STE0);    /* 2^9 STEs */
 }
 
 static bool smmu_enable_ok(Mx *m)
@@ -270,7 +197,7 @@ static bool smmu_enable_aborts(Mx *m)
 /* The guest's CFGI_STE + CMD_SYNC for the device */
 static void ste_reissue(Mx *m)
 {
-    mx_cmd(m, CMD_CFGI_STE | ((uint64_t)DEV_SID << 32), 1);
+    mx_cmd(m, CMD_CFGI_STE(DEV_SID), 1);
     mx_cmd(m, CMD_SYNC, 0);
     g_assert_cmphex(mx_kick(m), ==, m->prod);
 }
@@ -326,7 +253,7 @@ static void vcmdq_enable(Mx *m, unsigned l)
                  (G_RING + l * 0x10000) | m->vcmdq_log2);
     qtest_writel(m->qts, m->win + W_P0(l) + Q_CONFIG, 1);
     for (int i = 0; i < 1000 && !(mx_vcmdq(m, l, Q_STATUS) & 1) &&
-                    !(mx_vcmdq(m, l, Q_GERROR) & Q_GERROR_INIT); i++) {
+                    !(mx_vcmdq(m, l, Q_GERROR) & Q_GERROR_INIT_ERR); i++) {
         g_usleep(1000);
     }
 }
@@ -334,7 +261,7 @@ static void vcmdq_enable(Mx *m, unsigned l)
 static bool vcmdq_ok(Mx *m, unsigned l)
 {
     return (mx_vcmdq(m, l, Q_STATUS) & 1) &&
-           !(mx_vcmdq(m, l, Q_GERROR) & Q_GERROR_INIT) &&
+           !(mx_vcmdq(m, l, Q_GERROR) & Q_GERROR_INIT_ERR) &&
            mx_count(m, "hw_queue") == l + 1;
 }
 
@@ -342,7 +269,7 @@ static bool vcmdq_ok(Mx *m, unsigned l)
 static bool vcmdq_init_err(Mx *m, unsigned l)
 {
     return !(mx_vcmdq(m, l, Q_STATUS) & 1) &&
-           (mx_vcmdq(m, l, Q_GERROR) & Q_GERROR_INIT) &&
+           (mx_vcmdq(m, l, Q_GERROR) & Q_GERROR_INIT_ERR) &&
            mx_count(m, "hw_queue") == l;
 }
 
@@ -369,7 +296,7 @@ static void vcmdq1_retry(Mx *m) { vcmdq_rebase(m, 1); }
 static void invalidate(Mx *m)
 {
     for (int i = 0; i < 4; i++) {
-        mx_cmd(m, CMD_TLBI_NH_VA | (7ULL << 48), 0x1000ULL * (i + 1));
+        mx_cmd(m, CMD_TLBI_NH_VA(7), 0x1000ULL * (i + 1));
     }
     mx_cmd(m, CMD_SYNC, 0);
     mx_kick(m);

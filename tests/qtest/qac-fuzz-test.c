@@ -31,124 +31,26 @@
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
 #include "standin-qtest.h"
+#include "qac-regs.h"
+#include "qac-cmdqv-guest.h"
 
 /* A Grace-like host: CMDQV, 2 logical queues per VINTF, one GPU function */
+/* A Grace-like host: CMDQV, 2 logical queues per VINTF, one GPU function */
 #define HOST_CONF \
-    "[host]\n" \
-    "page_size = 64K\n" \
-    "[smmu smmu0]\n" \
-    "nesting = yes\n" \
-    "cmdqv = yes\n" \
-    "[pci 0000:01:00.0]\n" \
-    "smmu = smmu0\n" \
+    HOST_CONF_CMDQV \
     "vendor = 0x10de\n" \
-    "device = 0x2342\n" \
-    "sid = 0x100\n" \
-    "bar0 = 64K\n"
+    "device = 0x2342\n"
 #define HOST_BDF        "0000:01:00.0"
 
-/* pcie-root-port rp0 at pcie.0 slot 3 (low ECAM), the device behind it */
-#define ECAM_LOW        0x3f000000ULL
-#define RP0_CFG         (ECAM_LOW + (0x18 << 12))
-
-/* Guest RAM (virt: at 1 GiB) */
-#define G_RAM           0x40000000ULL
+/*
+ * Guest RAM (virt: at 1 GiB) beyond qac-cmdqv-guest.h's G_STRTAB, G_CMDQ
+ * and G_RING; the context descriptors lower than its G_CD
+ */
 #define G_RAM_SIZE      (256 * 1024 * 1024ULL)
-#define G_STRTAB        0x40100000ULL   /* linear table or level 1 */
 #define G_STRTAB_L2     0x40140000ULL   /* 4 level-2 tables, 16 KiB each */
-#define G_CD            0x40180000ULL
-#define G_CMDQ          0x40200000ULL
+#define G_FUZZ_CD       0x40180000ULL
 #define G_EVTQ          0x40300000ULL
-#define G_RING          0x40400000ULL   /* VCMDQ rings, 64 KiB each */
 #define G_RING_ALT      0x40600000ULL
-
-/* SMMUv3 registers */
-#define R_IDR0          0x00
-#define R_IDR1          0x04
-#define R_CR0           0x20
-#define R_CR0ACK        0x24
-#define R_CR1           0x28
-#define R_CR2           0x2c
-#define R_STATUSR       0x40
-#define R_GBPA          0x44
-#define R_IRQ_CTRL      0x50
-#define R_IRQ_CTRL_ACK  0x54
-#define R_GERROR        0x60
-#define R_GERRORN       0x64
-#define R_GERROR_IRQ_CFG0 0x68
-#define R_STRTAB_BASE   0x80
-#define R_STRTAB_CFG    0x88
-#define R_CMDQ_BASE     0x90
-#define R_CMDQ_PROD     0x98
-#define R_CMDQ_CONS     0x9c
-#define R_EVENTQ_BASE   0xa0
-#define R_EVENTQ_IRQ_CFG0 0xb0
-#define R_EVENTQ_PROD   0x100a8
-#define R_EVENTQ_CONS   0x100ac
-#define SMMU_WINDOW     0x20000
-#define CR0_SMMUEN      (1u << 0)
-#define CR0_EVENTQEN    (1u << 2)
-#define CR0_CMDQEN      (1u << 3)
-#define CR0_RESERVED    0xfffffc20u
-#define GBPA_UPDATE     (1u << 31)
-#define GBPA_ABORT      (1u << 20)
-#define GBPA_RESET      0x1000u
-#define GERROR_VALID    0x1fdu
-#define GERROR_CMDQ_ERR 1u
-#define IDR1_CMDQS(v)   (((v) >> 21) & 0x1f)
-
-/* CMDQV window */
-#define CMDQV_WINDOW    0x50000
-#define W_CONFIG        0x000
-#define W_PARAM         0x004
-#define W_STATUS        0x008
-#define W_VINTF_ERR_MAP 0x014
-#define W_VINTF_INT_MASK 0x01c
-#define W_CMDQ_ERR_MAP  0x024
-#define W_ALLOC_MAP(q)  (0x200 + 4 * (q))
-#define W_VINTF0_CONFIG 0x1000
-#define W_VINTF0_STATUS 0x1004
-#define W_SID_MATCH(s)  (0x1040 + 4 * (s))
-#define W_SID_REPLACE(s) (0x1080 + 4 * (s))
-#define W_LVCMDQ_ERR_MAP 0x10c0
-#define W_GP0(q)        (0x10000 + 0x80 * (q))
-#define W_GP1(q)        (0x20000 + 0x80 * (q))
-#define W_P0(l)         (0x30000 + 0x80 * (l))
-#define W_P1(l)         (0x40000 + 0x80 * (l))
-#define Q_CONS          0x00
-#define Q_PROD          0x04
-#define Q_CONFIG        0x08
-#define Q_STATUS        0x0c
-#define Q_GERROR        0x10
-#define Q_GERRORN       0x14
-#define Q_BASE          0x00
-#define Q_CONS_INDX_BASE 0x08
-#define CMDQV_CONFIG_WRITABLE   0x1fffffu
-#define VINTF_CONFIG_WRITABLE   0x1ffffu     /* ENABLE, VMID */
-#define VINTF_HYP_OWN           (1u << 17)
-#define ALLOC_MAP_WRITABLE      0x1f80ffu    /* ALLOCATED, LVCMDQ, VINTF */
-
-/* Command opcodes */
-#define OP_PREFETCH_CONFIG  0x01
-#define OP_PREFETCH_ADDR    0x02
-#define OP_CFGI_STE         0x03
-#define OP_CFGI_STE_RANGE   0x04    /* range 31: CFGI_ALL */
-#define OP_CFGI_CD          0x05
-#define OP_CFGI_CD_ALL      0x06
-#define OP_TLBI_NH_ALL      0x10
-#define OP_TLBI_NH_ASID     0x11
-#define OP_TLBI_NH_VA       0x12
-#define OP_TLBI_NH_VAA      0x13
-#define OP_TLBI_EL3_ALL     0x18
-#define OP_TLBI_EL2_ALL     0x20
-#define OP_TLBI_S12_VMALL   0x28
-#define OP_TLBI_S2_IPA      0x2a
-#define OP_TLBI_NSNH_ALL    0x30
-#define OP_ATC_INV          0x40
-#define OP_PRI_RESP         0x41
-#define OP_RESUME           0x44
-#define OP_STALL_TERM       0x45
-#define OP_SYNC             0x46
 
 /* The kinds of operation, their names in the totals and their weights */
 enum {
@@ -280,7 +182,8 @@ static uint64_t rnd_ring_base(Fuzz *f, uint64_t good, unsigned log2bytes)
     case 2:
         return f->smmu;
     case 3:
-        return G_RAM + G_RAM_SIZE - (1ULL << log2bytes) / 2;  /* straddles */
+        /* straddles RAM's end */
+        return G_RAM_BASE + G_RAM_SIZE - (1ULL << log2bytes) / 2;
     case 4:
         return rnd64(f) & 0xffffffffffe0ULL;
     case 5:
@@ -321,25 +224,6 @@ static QDict *ctl_ok(Fuzz *f, const char *req)
     return r;
 }
 
-/* rp0's slot control: power the slot on or off, as a guest's pciehp does */
-static void rp0_slot_power(Fuzz *f, bool on)
-{
-    uint8_t cap = qtest_readb(f->qts, RP0_CFG + 0x34);
-    uint16_t sltctl;
-
-    while (cap && qtest_readb(f->qts, RP0_CFG + cap) != 0x10 /* PCIe */) {
-        cap = qtest_readb(f->qts, RP0_CFG + cap + 1);
-    }
-    g_assert_cmpint(cap, !=, 0);
-    sltctl = qtest_readw(f->qts, RP0_CFG + cap + 0x18);
-    if (on) {
-        sltctl &= ~((1 << 10) | (3 << 8));
-    } else {
-        sltctl |= (1 << 10) | (3 << 8);
-    }
-    qtest_writew(f->qts, RP0_CFG + cap + 0x18, sltctl);
-}
-
 /* rp0's secondary and subordinate bus numbers: the device's SID follows */
 static void rp0_set_bus(Fuzz *f, unsigned bus)
 {
@@ -349,13 +233,6 @@ static void rp0_set_bus(Fuzz *f, unsigned bus)
 }
 
 /* ---- checks ------------------------------------------------------------------ */
-
-static int64_t count_type(QDict *d, const char *type)
-{
-    g_autoptr(GPtrArray) objs = standin_objects(d, type);
-
-    return objs->len;
-}
 
 static void check_alive(Fuzz *f)
 {
@@ -411,11 +288,11 @@ static void check_host(Fuzz *f)
         g_test_message("rejected destroys: %s", s->str);
     }
     g_assert_true(qlist_empty(rej));
-    g_assert_cmpint(count_type(d, "viommu"), ==, f->dev ? 1 : 0);
-    g_assert_cmpint(count_type(d, "vdevice"), <=, f->dev ? 1 : 0);
-    g_assert_cmpint(count_type(d, "hwpt_nested"), <=, f->dev ? 3 : 0);
-    g_assert_cmpint(count_type(d, "hw_queue"), <=, f->dev ? 2 : 0);
-    g_assert_cmpint(count_type(d, "veventq"), <=, f->dev ? 2 : 0);
+    g_assert_cmpint(standin_count(d, "viommu"), ==, f->dev ? 1 : 0);
+    g_assert_cmpint(standin_count(d, "vdevice"), <=, f->dev ? 1 : 0);
+    g_assert_cmpint(standin_count(d, "hwpt_nested"), <=, f->dev ? 3 : 0);
+    g_assert_cmpint(standin_count(d, "hw_queue"), <=, f->dev ? 2 : 0);
+    g_assert_cmpint(standin_count(d, "veventq"), <=, f->dev ? 2 : 0);
     g_assert_cmpint(qlist_size(qdict_get_qlist(d, "mmaps")), ==,
                     f->dev ? 1 : 0);
     qobject_unref(d);
@@ -460,7 +337,7 @@ static void check_reset_values(Fuzz *f)
     }
     /* The host queues went with the guest's */
     d = standin_dump(f->host);
-    g_assert_cmpint(count_type(d, "hw_queue"), ==, 0);
+    g_assert_cmpint(standin_count(d, "hw_queue"), ==, 0);
     g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
     qobject_unref(d);
 }
@@ -827,7 +704,8 @@ static void rnd_cmd(Fuzz *f, bool vcmdq, uint64_t *w0, uint64_t *w1)
     case OP_TLBI_NH_VAA:
         *w0 |= asid << 48 | (uint64_t)rnd(f, 4) << 12 /* NUM */ |
                (uint64_t)rnd(f, 4) << 20 /* SCALE */;
-        *w1 = (G_RAM + (rnd64(f) & 0xfffff000ULL)) | rnd(f, 2) /* leaf */ |
+        *w1 = (G_RAM_BASE + (rnd64(f) & 0xfffff000ULL)) |
+              rnd(f, 2) /* leaf */ |
               (uint64_t)rnd(f, 4) << 8 /* TTL */ | (uint64_t)rnd(f, 4) << 10;
         break;
     case OP_TLBI_NH_ASID:
@@ -866,25 +744,31 @@ static void rnd_cmd(Fuzz *f, bool vcmdq, uint64_t *w0, uint64_t *w1)
     }
 }
 
-/* Commands into the SMMU's queue, then PROD; CONS must catch up */
-static void op_smmu_cmds(Fuzz *f)
+/* Is a ring of 2^@log2 commands at @ring all in guest RAM? */
+static bool ring_in_ram(uint64_t ring, unsigned log2)
 {
-    uint64_t base = qtest_readq(f->qts, f->smmu + R_CMDQ_BASE);
-    unsigned log2 = MIN(base & 0x1f, f->cmdqs);
-    uint64_t ring = base & 0xffffffffffe0ULL;
-    uint32_t prod = smmu_rd(f, R_CMDQ_PROD);
-    uint32_t mask = (2u << log2) - 1;
-    unsigned n = 1 + rnd(f, chance(f, 10) ? 300 : 8);
-    uint32_t cr0, gerror, gerrorn, cons;
+    return ring >= G_RAM_BASE &&
+           ring + (16ULL << log2) <= G_RAM_BASE + G_RAM_SIZE;
+}
 
-    /* Only into our RAM: a guest may point it anywhere, the MMIO op does */
-    if (ring < G_RAM || ring + (16ULL << log2) > G_RAM + G_RAM_SIZE) {
+/*
+ * @n random commands (for a VCMDQ if @vcmdq) at index @prod of the ring
+ * of 2^@log2 commands at @ring, written only if the ring is in our RAM (a
+ * guest may point it anywhere, the MMIO ops do); the PROD after them, at
+ * most a full queue on, with its wrap bit.
+ */
+static uint32_t write_cmds(Fuzz *f, bool vcmdq, uint64_t ring, unsigned log2,
+                           uint32_t prod, unsigned n)
+{
+    uint32_t mask = (2u << log2) - 1;
+
+    if (!ring_in_ram(ring, log2)) {
         ring = 0;
     }
     for (unsigned i = 0; i < n; i++) {
         uint64_t cmd[2];
 
-        rnd_cmd(f, false, &cmd[0], &cmd[1]);
+        rnd_cmd(f, vcmdq, &cmd[0], &cmd[1]);
         if (ring) {
             cmd[0] = cpu_to_le64(cmd[0]);
             cmd[1] = cpu_to_le64(cmd[1]);
@@ -893,8 +777,22 @@ static void op_smmu_cmds(Fuzz *f)
         }
         f->t.cmds++;
     }
-    n = MIN(n, 1u << log2);         /* at most a full queue */
-    prod = (prod & ~mask) | ((prod + n) & mask);
+    n = MIN(n, 1u << log2);
+    return (prod & ~mask) | ((prod + n) & mask);
+}
+
+/* Commands into the SMMU's queue, then PROD; CONS must catch up */
+static void op_smmu_cmds(Fuzz *f)
+{
+    uint64_t base = qtest_readq(f->qts, f->smmu + R_CMDQ_BASE);
+    unsigned log2 = MIN(base & 0x1f, f->cmdqs);
+    uint64_t ring = base & 0xffffffffffe0ULL;
+    uint32_t prod = smmu_rd(f, R_CMDQ_PROD);
+    uint32_t mask;
+    unsigned n = 1 + rnd(f, chance(f, 10) ? 300 : 8);
+    uint32_t cr0, gerror, gerrorn, cons;
+
+    prod = write_cmds(f, false, ring, log2, prod, n);
     if (chance(f, 3)) {
         prod = rnd_value(f);
     }
@@ -927,7 +825,7 @@ static void op_vcmdq_cmds(Fuzz *f)
     unsigned log2 = base & 0x1f;
     uint64_t ring = base & 0xffffffffffe0ULL;
     uint32_t page0 = W_P0(l);
-    uint32_t prod, mask;
+    uint32_t prod;
     unsigned n = 1 + rnd(f, chance(f, 10) ? 64 : 6);
 
     /* The global page too, when a global queue is VINTF0's logical @l */
@@ -942,24 +840,7 @@ static void op_vcmdq_cmds(Fuzz *f)
     if (log2 > 19) {
         log2 = 19;
     }
-    mask = (2u << log2) - 1;
-    if (ring < G_RAM || ring + (16ULL << log2) > G_RAM + G_RAM_SIZE) {
-        ring = 0;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t cmd[2];
-
-        rnd_cmd(f, true, &cmd[0], &cmd[1]);
-        if (ring) {
-            cmd[0] = cpu_to_le64(cmd[0]);
-            cmd[1] = cpu_to_le64(cmd[1]);
-            qtest_memwrite(f->qts, ring + ((prod + i) & (mask >> 1)) * 16,
-                           cmd, 16);
-        }
-        f->t.cmds++;
-    }
-    n = MIN(n, 1u << log2);
-    prod = (prod & ~mask) | ((prod + n) & mask);
+    prod = write_cmds(f, true, ring, log2, prod, n);
     cq_wr(f, page0 + Q_PROD, chance(f, 3) ? rnd_value(f) : prod);
     if (chance(f, 30)) {
         /* Acknowledge an error as Linux does */
@@ -978,7 +859,7 @@ static void op_ste(Fuzz *f)
     uint64_t cmd[4];
 
     if (r < 40) {           /* S1 */
-        ste[0] = 1 | (5ULL << 1) | ((G_CD + rnd(f, 16) * 64) &
+        ste[0] = 1 | (5ULL << 1) | ((G_FUZZ_CD + rnd(f, 16) * 64) &
                                     0xfffffffffffc0ULL) |
                  (chance(f, 30) ? (uint64_t)rnd(f, 4) << 59 : 0) |
                  (chance(f, 20) ? (uint64_t)rnd(f, 4) << 4 : 0);
@@ -1021,8 +902,7 @@ static void op_ste(Fuzz *f)
         uint32_t prod = smmu_rd(f, R_CMDQ_PROD);
         uint32_t mask = (2u << log2) - 1;
 
-        if (log2 < 1 || ring < G_RAM ||
-            ring + (16ULL << log2) > G_RAM + G_RAM_SIZE) {
+        if (log2 < 1 || !ring_in_ram(ring, log2)) {
             return;
         }
         for (int i = 0; i < 2; i++) {
@@ -1089,12 +969,7 @@ static void op_cmdqv_init(Fuzz *f)
         cq_wr(f, W_ALLOC_MAP(l), l << 1);
     }
     for (int l = f->nr - 1; l >= 0; l--) {
-        cq_wr(f, W_P0(l) + Q_CONFIG, 0);
-        cq_wr(f, W_P0(l) + Q_PROD, 0);
-        cq_wr(f, W_P0(l) + Q_CONS, 0);
-        qtest_writeq(f->qts, f->win + W_P1(l), 0);
-        cq_wr(f, W_P0(l) + Q_GERRORN, cq_rd(f, W_P0(l) + Q_GERROR));
-        cq_wr(f, W_ALLOC_MAP(l), cq_rd(f, W_ALLOC_MAP(l)) & ~1u);
+        cmdqv_deinit_queue(f->qts, f->win, l);
     }
     cq_wr(f, W_VINTF0_CONFIG, 0);
     for (unsigned s = 0; s < 16; s++) {
@@ -1221,11 +1096,11 @@ static void device_del(Fuzz *f)
     unsigned watchdog;
 
     qtest_qmp_device_del_send(f->qts, "dev0");
-    rp0_slot_power(f, false);
+    rp0_slot_power(f->qts, false);
     watchdog = alarm(30);           /* DEVICE_DELETED, with a bound */
     qtest_qmp_eventwait(f->qts, "DEVICE_DELETED");
     alarm(watchdog);
-    rp0_slot_power(f, true);
+    rp0_slot_power(f->qts, true);
 }
 
 static void op_hotplug(Fuzz *f)

@@ -15,46 +15,32 @@
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
 #include "standin-qtest.h"
-
-#define R_IDR1              0x4
-#define IDR1_CMDQS(v)       (((v) >> 21) & 0x1f)
+#include "qac-regs.h"
+#include "qac-cmdqv-guest.h"
 
 /* A Grace-like host: 4 VINTFs (VINTF0 the host's), 2 queues a VINTF */
-#define HOST_CONF_CMDQV \
-    "[host]\n" \
-    "page_size = 64K\n" \
-    "[smmu smmu0]\n" \
-    "nesting = yes\n" \
-    "cmdqv = yes\n" \
-    "[pci 0000:01:00.0]\n" \
-    "smmu = smmu0\n" \
-    "sid = 0x100\n" \
-    "bar0 = 64K\n" \
+#define HOST_CONF_CMDQV_2FN \
+    HOST_CONF_CMDQV \
     "[pci 0000:02:00.0]\n" \
     "smmu = smmu0\n" \
     "sid = 0x200\n" \
     "bar0 = 64K\n"
 
 /* Two SMMUs with CMDQV (subprojects/standin/tests/configs/twosmmu.conf) */
+#define TWO_SMMUS_SMMU(name) \
+    "[smmu " name "]\n" \
+    "idr1 = 0x01930510\n" \
+    "nesting = yes\n" \
+    "cmdqv = yes\n" \
+    "cmdqv_vintfs = 2\n" \
+    "cmdqv_lvcmdqs = 2\n" \
+    "cmdqv_vcmdqs = 4\n" \
+    "cmdqv_sids = 4\n"
 #define HOST_CONF_TWO_SMMUS \
     "[host]\n" \
     "page_size = 65536\n" \
-    "[smmu smmu0]\n" \
-    "idr1 = 0x01930510\n" \
-    "nesting = yes\n" \
-    "cmdqv = yes\n" \
-    "cmdqv_vintfs = 2\n" \
-    "cmdqv_lvcmdqs = 2\n" \
-    "cmdqv_vcmdqs = 4\n" \
-    "cmdqv_sids = 4\n" \
-    "[smmu smmu1]\n" \
-    "idr1 = 0x01930510\n" \
-    "nesting = yes\n" \
-    "cmdqv = yes\n" \
-    "cmdqv_vintfs = 2\n" \
-    "cmdqv_lvcmdqs = 2\n" \
-    "cmdqv_vcmdqs = 4\n" \
-    "cmdqv_sids = 4\n" \
+    TWO_SMMUS_SMMU("smmu0") \
+    TWO_SMMUS_SMMU("smmu1") \
     "[pci 0000:01:00.0]\n" \
     "smmu = smmu0\n" \
     "sid = 0x100\n" \
@@ -64,190 +50,8 @@
     "sid = 0x100\n" \
     "bar0 = 64K\n"
 
-#define DEV_ARGS \
-    "-device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,sysfsdev="
-
-/* ---- the guest's CMDQV window ------------------------------------------- */
-
-#define W_CONFIG            0x000
-#define W_PARAM             0x004
-#define W_STATUS            0x008
-#define W_ALLOC_MAP(q)      (0x200 + 4 * (q))
-#define W_VINTF_CONFIG(v)   (0x1000 + 0x100 * (v))
-#define W_VINTF0_CONFIG     0x1000
-#define W_VINTF0_STATUS     0x1004
-#define W_SID_MATCH(v, s)   (0x1040 + 0x100 * (v) + 4 * (s))
-#define W_SID_REPLACE(v, s) (0x1080 + 0x100 * (v) + 4 * (s))
-#define W_GP0(q)            (0x10000 + 0x80 * (q))
-#define W_GP1(q)            (0x20000 + 0x80 * (q))
-#define W_P0(l)             (0x30000 + 0x80 * (l))
-#define W_P1(l)             (0x40000 + 0x80 * (l))
-#define Q_CONS              0x00
-#define Q_PROD              0x04
-#define Q_CONFIG            0x08
-#define Q_STATUS            0x0c
-#define Q_GERROR            0x10
-#define Q_GERRORN           0x14
-#define VINTF_ENABLE        1
-#define VINTF_VMID(v)       ((v) << 1)
-#define VINTF_HYP_OWN       (1 << 17)
-#define GERROR_INIT_ERR     (1 << 2)
-#define G_RING              0x40400000ULL   /* guest RAM, 64K per queue */
-#define G_RAM_BASE          0x40000000ULL
-#define G_RAM_SIZE          (100ULL << 20)  /* -m 100M: ends 4M-aligned */
-
-#define CMD_TLBI_NH_ASID(asid)  (0x11ULL | ((uint64_t)(asid) << 48))
-#define CMD_ATC_INV(sid)        (0x40ULL | ((uint64_t)(sid) << 32))
-#define CMD_CFGI_STE(sid)       (0x03ULL | ((uint64_t)(sid) << 32))
-#define CMD_TLBI_NSNH_ALL       0x30ULL
-#define CMD_SYNC_NONE           0x46ULL
-#define CERROR_ILL              1
-
-typedef struct CmdqvGuest {
-    QTestState *qts;
-    StandinHost *host;
-    uint64_t win;
-    uint64_t ring;          /* this window's rings: ring + l * 64K */
-    unsigned nr, log2size;
-    uint32_t prod[4];
-} CmdqvGuest;
-
-static uint32_t cg_rd(CmdqvGuest *g, uint64_t off)
-{
-    return qtest_readl(g->qts, g->win + off);
-}
-
-static void cg_wr(CmdqvGuest *g, uint64_t off, uint32_t v)
-{
-    qtest_writel(g->qts, g->win + off, v);
-}
-
-static uint64_t cg_ring(CmdqvGuest *g, unsigned l)
-{
-    return g->ring + l * 0x10000;
-}
-
-static void cg_start(CmdqvGuest *g, const char *conf, const char *extra)
-{
-    g_autofree char *sysfs = NULL;
-    g_autofree char *args = NULL;
-
-    memset(g, 0, sizeof(*g));
-    g->host = standin_host_new(conf);
-    sysfs = standin_sysfsdev(g->host, "0000:01:00.0");
-    args = g_strdup_printf("-M virt -m 100M -display none -nodefaults "
-                           "-object iommufd,id=iommufd0 "
-                           "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,"
-                           "accel=on,cmdqv=on " DEV_ARGS "%s %s", sysfs,
-                           extra ? extra : "");
-    g->qts = standin_qtest_start(g->host, args);
-    g->win = qtest_mtree_base(g->qts, "tegra241-cmdqv");
-    g->ring = G_RING;
-    g->log2size = IDR1_CMDQS(qtest_readl(g->qts, qtest_mtree_base(g->qts,
-                                         "arm-smmuv3") + R_IDR1));
-}
-
-static void cg_stop(CmdqvGuest *g)
-{
-    qtest_quit(g->qts);
-    standin_assert_clean_exit(g->host);
-    standin_host_free(g->host);
-}
-
-static void cg_deinit_queue(CmdqvGuest *g, unsigned l)
-{
-    cg_wr(g, W_P0(l) + Q_CONFIG, 0);
-    cg_wr(g, W_P0(l) + Q_PROD, 0);
-    cg_wr(g, W_P0(l) + Q_CONS, 0);
-    qtest_writeq(g->qts, g->win + W_P1(l), 0);
-    cg_wr(g, W_P0(l) + Q_GERRORN, cg_rd(g, W_P0(l) + Q_GERROR));
-    cg_wr(g, W_ALLOC_MAP(l), cg_rd(g, W_ALLOC_MAP(l)) & ~1u);
-    g->prod[l] = 0;
-}
-
-static void cg_wait_en_ok(CmdqvGuest *g, unsigned l)
-{
-    for (int i = 0; i < 1000 && !(cg_rd(g, W_P0(l) + Q_STATUS) & 1); i++) {
-        g_usleep(1000);
-    }
-    g_assert_cmphex(cg_rd(g, W_P0(l) + Q_STATUS) & 1, ==, 1);
-}
-
-static void cg_init_queue(CmdqvGuest *g, unsigned l)
-{
-    cg_wr(g, W_ALLOC_MAP(l), cg_rd(g, W_ALLOC_MAP(l)) | 1);
-    qtest_writeq(g->qts, g->win + W_P1(l), cg_ring(g, l) | g->log2size);
-    cg_wr(g, W_P0(l) + Q_CONFIG, 1);
-    cg_wait_en_ok(g, l);
-}
-
-/* Steps 1 to 5 of linux-guest.md: VINTF0 enabled, no queue up */
-static void cg_linux_init_vintf(CmdqvGuest *g)
-{
-    uint32_t param = cg_rd(g, W_PARAM);
-    int l;
-
-    g->nr = 1 << ((param >> 4) & 0xf);
-    g_assert_cmpuint(g->nr, <=, ARRAY_SIZE(g->prod));
-    cg_wr(g, W_CONFIG, 0);
-    cg_wr(g, W_CONFIG, 1);
-    g_assert_cmphex(cg_rd(g, W_STATUS), ==, 1);
-    for (l = 0; l < g->nr; l++) {
-        cg_wr(g, W_ALLOC_MAP(l), l << 1);
-    }
-    for (l = g->nr - 1; l >= 0; l--) {
-        cg_deinit_queue(g, l);
-    }
-    cg_wr(g, W_VINTF0_CONFIG, 0);
-    for (int s = 0; s < 16; s++) {
-        cg_wr(g, W_SID_REPLACE(0, s), 0);
-        cg_wr(g, W_SID_MATCH(0, s), 0);
-    }
-    cg_wr(g, W_VINTF0_CONFIG, VINTF_HYP_OWN | VINTF_ENABLE);
-    g_assert_cmphex(cg_rd(g, W_VINTF0_CONFIG) & VINTF_HYP_OWN, ==, 0);
-    g_assert_cmphex(cg_rd(g, W_VINTF0_STATUS) & 1, ==, 1);
-}
-
-/* Steps 1 to 6 */
-static void cg_linux_init(CmdqvGuest *g)
-{
-    cg_linux_init_vintf(g);
-    for (unsigned l = 0; l < g->nr; l++) {
-        cg_init_queue(g, l);
-    }
-}
-
-static void cg_cmd(CmdqvGuest *g, unsigned l, uint64_t w0, uint64_t w1)
-{
-    uint32_t mask = (1u << g->log2size) - 1;
-    uint64_t a = cg_ring(g, l) + (g->prod[l] & mask) * 16;
-
-    qtest_writeq(g->qts, a, w0);
-    qtest_writeq(g->qts, a + 8, w1);
-    g->prod[l] = (g->prod[l] + 1) & ((2u << g->log2size) - 1);
-}
-
-static uint32_t cg_kick(CmdqvGuest *g, unsigned l)
-{
-    uint32_t cons = 0;
-
-    cg_wr(g, W_P0(l) + Q_PROD, g->prod[l]);
-    for (int i = 0; i < 2000; i++) {
-        cons = cg_rd(g, W_P0(l) + Q_CONS);
-        if ((cons & 0xfffff) == g->prod[l] || (cons >> 24) & 0x7f) {
-            break;
-        }
-        g_usleep(1000);
-    }
-    return cons;
-}
-
-static void cg_submit_ok(CmdqvGuest *g, unsigned l, uint64_t w0)
-{
-    cg_cmd(g, l, w0, 0);
-    cg_cmd(g, l, CMD_SYNC_NONE, 0);
-    g_assert_cmphex(cg_kick(g, l), ==, g->prod[l]);
-}
+/* -m 100M: RAM ends 4M-aligned */
+#define G_RAM_SIZE          (100ULL << 20)
 
 /* Submit @w0 alone: the queue must stop at it with CERROR_ILL */
 static void cg_submit_illegal(CmdqvGuest *g, unsigned l, uint64_t w0)
@@ -255,28 +59,13 @@ static void cg_submit_illegal(CmdqvGuest *g, unsigned l, uint64_t w0)
     uint32_t at = g->prod[l], cons;
 
     cg_cmd(g, l, w0, 0);
-    cg_cmd(g, l, CMD_SYNC_NONE, 0);
+    cg_cmd(g, l, CMD_SYNC, 0);
     cons = cg_kick(g, l);
     g_assert_cmphex(cons & 0xfffff, ==, at);
     g_assert_cmphex((cons >> 24) & 0x7f, ==, CERROR_ILL);
 }
 
 /* ---- the stand-in's view --------------------------------------------------- */
-
-static QDict *dump_single(QDict *d, const char *type)
-{
-    g_autoptr(GPtrArray) objs = standin_objects(d, type);
-
-    g_assert_cmpint(objs->len, ==, 1);
-    return g_ptr_array_index(objs, 0);
-}
-
-static unsigned count_objects(QDict *d, const char *type)
-{
-    g_autoptr(GPtrArray) objs = standin_objects(d, type);
-
-    return objs->len;
-}
 
 /* The host CMDQV of SMMU @smmu in the dump (borrowed) */
 static QDict *host_cmdqv(QDict *d, const char *smmu)
@@ -376,13 +165,13 @@ static void test_only_own_vintf_page_mapped(void)
     g_autofree char *hwqs_before = NULL, *hwqs_after = NULL;
     int64_t vintf;
 
-    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_start(&g, HOST_CONF_CMDQV_2FN, "-m 100M");
     cg_linux_init(&g);
     cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(1));
     cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(2));
 
     d = standin_dump(g.host);
-    viommu = dump_single(d, "viommu");
+    viommu = standin_single(d, "viommu");
     vintf = qdict_get_int(viommu, "vintf");
     g_assert_cmpint(vintf, >, 0);       /* VINTF0 is the host's */
     mmaps = qdict_get_qlist(d, "mmaps");
@@ -405,11 +194,11 @@ static void test_only_own_vintf_page_mapped(void)
         cg_wr(&g, W_VINTF_CONFIG(v), VINTF_HYP_OWN | VINTF_VMID(v) |
                                      VINTF_ENABLE);
         for (int s = 0; s < 16; s++) {
-            cg_wr(&g, W_SID_REPLACE(v, s), 0x200);
-            cg_wr(&g, W_SID_MATCH(v, s), 0x21);
+            cg_wr(&g, W_VINTF_SID_REPLACE(v, s), 0x200);
+            cg_wr(&g, W_VINTF_SID_MATCH(v, s), 0x21);
         }
         g_assert_cmphex(cg_rd(&g, W_VINTF_CONFIG(v)), ==, 0);
-        g_assert_cmphex(cg_rd(&g, W_SID_MATCH(v, 0)), ==, 0);
+        g_assert_cmphex(cg_rd(&g, W_VINTF_SID_MATCH(v, 0)), ==, 0);
     }
     /* Global queues beyond this VM's: allocated to other VINTFs, run */
     for (int q = g.nr; q < 16; q++) {
@@ -443,8 +232,8 @@ static void test_only_own_vintf_page_mapped(void)
                                                  "alloc_map")));
     g_assert_cmpstr(hwqs_after, ==, hwqs_before);
     g_assert_cmpint(qlist_size(qdict_get_qlist(d, "mmaps")), ==, 1);
-    g_assert_cmpint(count_objects(d, "viommu"), ==, 1);
-    g_assert_cmpint(count_objects(d, "hw_queue"), ==, g.nr);
+    g_assert_cmpint(standin_count(d, "viommu"), ==, 1);
+    g_assert_cmpint(standin_count(d, "hw_queue"), ==, g.nr);
     qobject_unref(d);
     /* The VM's own queues are unharmed */
     cg_wait_en_ok(&g, 0);
@@ -470,10 +259,10 @@ static void test_hyp_own_refused(void)
     int64_t vintf, vmid, host_config;
     QListEntry *e;
 
-    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_start(&g, HOST_CONF_CMDQV_2FN, "-m 100M");
     cg_linux_init(&g);
     d = standin_dump(g.host);
-    viommu = dump_single(d, "viommu");
+    viommu = standin_single(d, "viommu");
     vintf = qdict_get_int(viommu, "vintf");
     vmid = qdict_get_int(viommu, "vmid");
     host_config = qdict_get_int(host_vintf(d, "smmu0", vintf), "config");
@@ -504,7 +293,7 @@ static void test_hyp_own_refused(void)
     g_assert_cmpint(vmid, !=, 0x7);
     /* Linux's recovery: the command rewritten as a CMD_SYNC, GERRORN */
     qtest_writeq(g.qts, cg_ring(&g, 0) + (g.prod[0] - 2) * 16,
-                 CMD_SYNC_NONE);
+                 CMD_SYNC);
     cg_wr(&g, W_P0(0) + Q_GERRORN, cg_rd(&g, W_P0(0) + Q_GERROR));
     for (int i = 0; i < 2000 && cg_rd(&g, W_P0(0) + Q_CONS) != g.prod[0];
          i++) {
@@ -536,44 +325,20 @@ static void test_hyp_own_refused(void)
 
 /* ---- SID_MATCH / SID_REPLACE: the host's vDEVICE mapping stays ------------ */
 
-/* SMMUv3 registers and a minimal driver probe (smmuv3-accel-test.c) */
-#define R_CR0               0x20
-#define R_CR0ACK            0x24
-#define R_STRTAB_BASE       0x80
-#define R_STRTAB_CFG        0x88
-#define R_CMDQ_BASE         0x90
-#define R_CMDQ_PROD         0x98
-#define R_CMDQ_CONS         0x9c
-#define CR0_SMMUEN          (1 << 0)
-#define CR0_CMDQEN          (1 << 3)
-#define G_STRTAB            0x40100000ULL
-#define G_CMDQ              0x40200000ULL
-#define G_CD                0x40300000ULL
-#define CMDQ_LOG2           8
 #define DEV_SID             0x10        /* pcie.0 slot 2 */
-#define STE0_S1(cd)         (1ULL | (5ULL << 1) | ((cd) & 0x000fffffffffffc0ULL))
 
+/* A driver's probe, then STE @sid stage 1: CFGI_STE and CMD_SYNC consumed */
 static void smmu_install_s1_ste(CmdqvGuest *g, uint32_t sid)
 {
     uint64_t smmu = qtest_mtree_base(g->qts, "arm-smmuv3");
     QTestState *q = g->qts;
+    uint32_t prod = 0;
 
-    qtest_memset(q, G_STRTAB, 0, 256 * 64);
-    qtest_writeq(q, smmu + R_STRTAB_BASE, G_STRTAB);
-    qtest_writel(q, smmu + R_STRTAB_CFG, 8);
-    qtest_writeq(q, smmu + R_CMDQ_BASE, G_CMDQ | CMDQ_LOG2);
-    qtest_writel(q, smmu + R_CMDQ_PROD, 0);
-    qtest_writel(q, smmu + R_CMDQ_CONS, 0);
-    qtest_writel(q, smmu + R_CR0, CR0_CMDQEN);
-    qtest_writel(q, smmu + R_CR0, CR0_CMDQEN | CR0_SMMUEN);
-    g_assert_cmphex(qtest_readl(q, smmu + R_CR0ACK), ==,
-                    CR0_CMDQEN | CR0_SMMUEN);
+    smmu_probe(q, smmu, 8, 0, 0);
     qtest_writeq(q, G_STRTAB + sid * 64, STE0_S1(G_CD));
-    qtest_writeq(q, G_CMDQ, CMD_CFGI_STE(sid));
-    qtest_writeq(q, G_CMDQ + 8, 1);
-    qtest_writeq(q, G_CMDQ + 16, CMD_SYNC_NONE);
-    qtest_writeq(q, G_CMDQ + 24, 0);
-    qtest_writel(q, smmu + R_CMDQ_PROD, 2);
+    smmu_cmd(q, &prod, CMD_CFGI_STE(sid), 1);
+    smmu_cmd(q, &prod, CMD_SYNC, 0);
+    qtest_writel(q, smmu + R_CMDQ_PROD, prod);
     g_assert_cmphex(qtest_readl(q, smmu + R_CMDQ_CONS), ==, 2);
 }
 
@@ -585,14 +350,14 @@ static void test_sid_mapping_unchangeable(void)
     int64_t vintf, slot, vdev_id;
     g_autofree char *sids_before = NULL, *sids_after = NULL;
 
-    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_start(&g, HOST_CONF_CMDQV_2FN, "-m 100M");
     smmu_install_s1_ste(&g, DEV_SID);
     cg_linux_init(&g);          /* clears every SID_MATCH / SID_REPLACE */
 
     d = standin_dump(g.host);
-    vdev = dump_single(d, "vdevice");
+    vdev = standin_single(d, "vdevice");
     vdev_id = qdict_get_int(vdev, "id");
-    vintf = qdict_get_int(dump_single(d, "viommu"), "vintf");
+    vintf = qdict_get_int(standin_single(d, "viommu"), "vintf");
     slot = qdict_get_int(vdev, "sid_slot");
     g_assert_cmpint(qdict_get_int(vdev, "virt_id"), ==, DEV_SID);
     g_assert_cmpint(qdict_get_int(vdev, "psid"), ==, 0x100);
@@ -611,17 +376,17 @@ static void test_sid_mapping_unchangeable(void)
      * remembered only (cmdqv-hw.md), read back as written.
      */
     for (int s = 0; s < 16; s++) {
-        cg_wr(&g, W_SID_REPLACE(0, s), s == 0 ? 0x100 : 0x200);
-        cg_wr(&g, W_SID_MATCH(0, s), s == 0 ? (0x55 << 1 | 1) :
+        cg_wr(&g, W_SID_REPLACE(s), s == 0 ? 0x100 : 0x200);
+        cg_wr(&g, W_SID_MATCH(s), s == 0 ? (0x55 << 1 | 1) :
                                              (DEV_SID << 1 | 1));
     }
-    g_assert_cmphex(cg_rd(&g, W_SID_MATCH(0, 0)), ==, 0x55 << 1 | 1);
-    g_assert_cmphex(cg_rd(&g, W_SID_REPLACE(0, 0)), ==, 0x100);
-    g_assert_cmphex(cg_rd(&g, W_SID_MATCH(0, 1)), ==, DEV_SID << 1 | 1);
-    g_assert_cmphex(cg_rd(&g, W_SID_REPLACE(0, 1)), ==, 0x200);
+    g_assert_cmphex(cg_rd(&g, W_SID_MATCH(0)), ==, 0x55 << 1 | 1);
+    g_assert_cmphex(cg_rd(&g, W_SID_REPLACE(0)), ==, 0x100);
+    g_assert_cmphex(cg_rd(&g, W_SID_MATCH(1)), ==, DEV_SID << 1 | 1);
+    g_assert_cmphex(cg_rd(&g, W_SID_REPLACE(1)), ==, 0x200);
 
     d = standin_dump(g.host);
-    vdev = dump_single(d, "vdevice");
+    vdev = standin_single(d, "vdevice");
     g_assert_cmpint(qdict_get_int(vdev, "id"), ==, vdev_id);
     g_assert_cmpint(qdict_get_int(vdev, "psid"), ==, 0x100);
     vi = host_vintf(d, "smmu0", vintf);
@@ -675,9 +440,9 @@ static void test_ring_outside_ram_extra(void)
     QDict *d;
     int64_t allocs;
 
-    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_start(&g, HOST_CONF_CMDQV_2FN, "-m 100M");
     bad[3].base = g.win + 0x30000;
-    cg_linux_init_vintf(&g);
+    cg_linux_init_vintf(&g, true);
     cg_init_queue(&g, 0);
     cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(1));
 
@@ -691,11 +456,11 @@ static void test_ring_outside_ram_extra(void)
         qtest_writeq(g.qts, g.win + W_P1(1), bad[i].base | log2size);
         cg_wr(&g, W_P0(1) + Q_CONFIG, 1);
         g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_STATUS) & 1, ==, 0);
-        g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_GERROR) & GERROR_INIT_ERR, ==,
-                        GERROR_INIT_ERR);
+        g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_GERROR) & Q_GERROR_INIT_ERR, ==,
+                        Q_GERROR_INIT_ERR);
         d = standin_dump(g.host);
         /* Only queue 0's HW queue; QEMU asked the host only if in RAM */
-        g_assert_cmpint(count_objects(d, "hw_queue"), ==, 1);
+        g_assert_cmpint(standin_count(d, "hw_queue"), ==, 1);
         g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==,
                         allocs + (bad[i].host_refuses ? 1 : 0));
         qobject_unref(d);
@@ -705,7 +470,7 @@ static void test_ring_outside_ram_extra(void)
     /* A good ring: queue 1 comes up */
     qtest_writeq(g.qts, g.win + W_P1(1), cg_ring(&g, 1) | g.log2size);
     cg_wait_en_ok(&g, 1);
-    g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_GERROR) & GERROR_INIT_ERR, ==, 0);
+    g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_GERROR) & Q_GERROR_INIT_ERR, ==, 0);
     cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(0x20));
     cg_stop(&g);
 }
@@ -834,10 +599,8 @@ static void test_two_smmus_isolated(void)
         sysfs0, sysfs1);
     a.qts = standin_qtest_start(a.host, args);
     g_assert_cmpint(mtree_bases(a.qts, "tegra241-cmdqv", wins, 4), ==, 2);
+    cg_attach(&a);
     a.win = wins[0];
-    a.ring = G_RING;
-    a.log2size = IDR1_CMDQS(qtest_readl(a.qts, qtest_mtree_base(a.qts,
-                                        "arm-smmuv3") + R_IDR1));
     b = a;
     b.win = wins[1];
     b.ring = G_RING + 0x200000;
@@ -849,7 +612,7 @@ static void test_two_smmus_isolated(void)
         g_assert_cmpstr(qdict_get_str(g_ptr_array_index(viommus, i),
                                       "viommu_type"), ==, "tegra241_cmdqv");
     }
-    g_assert_cmpint(count_objects(d, "hw_queue"), ==, 0);
+    g_assert_cmpint(standin_count(d, "hw_queue"), ==, 0);
     g_assert_cmpint(qlist_size(qdict_get_qlist(d, "mmaps")), ==, 2);
     qobject_unref(d);
     b_regs0 = window_regs(&b);
@@ -904,7 +667,7 @@ static void test_two_smmus_isolated(void)
     g_assert_cmpstr(a_host1, ==, a_host0);
     g_assert_nonnull(standin_object(d, id0));   /* A's HW queues kept */
     g_assert_nonnull(standin_object(d, id1));
-    g_assert_cmpint(count_objects(d, "hw_queue"), ==, 4);
+    g_assert_cmpint(standin_count(d, "hw_queue"), ==, 4);
     {
         QList *exl = qdict_get_qlist(d, "vcmdq_executed");
         QListEntry *e;

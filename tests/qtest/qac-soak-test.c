@@ -20,6 +20,8 @@
 #include "qobject/qlist.h"
 #include "qobject/qstring.h"
 #include "standin-qtest.h"
+#include "qac-regs.h"
+#include "qac-cmdqv-guest.h"
 
 #define N_RESETS            200
 #define N_REPLUGS           100
@@ -36,164 +38,6 @@
  * i.e. >= 5.6 MiB; 2 MiB separates the two with margin.
  */
 #define RSS_GROWTH_MAX_KB   2048
-
-#define R_IDR1              0x4
-#define IDR1_CMDQS(v)       (((v) >> 21) & 0x1f)
-
-#define HOST_CONF_CMDQV \
-    "[host]\n" \
-    "page_size = 64K\n" \
-    "[smmu smmu0]\n" \
-    "nesting = yes\n" \
-    "cmdqv = yes\n" \
-    "[pci 0000:01:00.0]\n" \
-    "smmu = smmu0\n" \
-    "sid = 0x100\n" \
-    "bar0 = 64K\n"
-
-#define DEV_ARGS \
-    "-device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,sysfsdev="
-
-/* ---- the Linux driver's CMDQV sequence (linux-guest.md) ----------------- */
-
-#define W_CONFIG            0x000
-#define W_PARAM             0x004
-#define W_STATUS            0x008
-#define W_ALLOC_MAP(q)      (0x200 + 4 * (q))
-#define W_VINTF0_CONFIG     0x1000
-#define W_VINTF0_STATUS     0x1004
-#define W_SID_MATCH(s)      (0x1040 + 4 * (s))
-#define W_SID_REPLACE(s)    (0x1080 + 4 * (s))
-#define W_P0(l)             (0x30000 + 0x80 * (l))
-#define W_P1(l)             (0x40000 + 0x80 * (l))
-#define Q_CONS              0x00
-#define Q_PROD              0x04
-#define Q_CONFIG            0x08
-#define Q_STATUS            0x0c
-#define Q_GERROR            0x10
-#define Q_GERRORN           0x14
-#define VINTF_ENABLE        1
-#define VINTF_HYP_OWN       (1 << 17)
-#define G_RING              0x40400000ULL   /* guest RAM, 64K per queue */
-
-#define CMD_TLBI_NH_ASID(asid)  (0x11ULL | ((uint64_t)(asid) << 48))
-#define CMD_SYNC_NONE           0x46ULL
-
-typedef struct CmdqvGuest {
-    QTestState *qts;
-    StandinHost *host;
-    uint64_t win;
-    unsigned nr, log2size;
-    uint32_t prod[4];
-} CmdqvGuest;
-
-static void cg_attach(CmdqvGuest *g)
-{
-    g->win = qtest_mtree_base(g->qts, "tegra241-cmdqv");
-    g->log2size = IDR1_CMDQS(qtest_readl(g->qts, qtest_mtree_base(g->qts,
-                                         "arm-smmuv3") + R_IDR1));
-}
-
-static uint32_t cg_rd(CmdqvGuest *g, uint64_t off)
-{
-    return qtest_readl(g->qts, g->win + off);
-}
-
-static void cg_wr(CmdqvGuest *g, uint64_t off, uint32_t v)
-{
-    qtest_writel(g->qts, g->win + off, v);
-}
-
-static uint64_t cg_ring(unsigned l)
-{
-    return G_RING + l * 0x10000;
-}
-
-static void cg_deinit_queue(CmdqvGuest *g, unsigned l)
-{
-    cg_wr(g, W_P0(l) + Q_CONFIG, 0);
-    cg_wr(g, W_P0(l) + Q_PROD, 0);
-    cg_wr(g, W_P0(l) + Q_CONS, 0);
-    qtest_writeq(g->qts, g->win + W_P1(l), 0);
-    cg_wr(g, W_P0(l) + Q_GERRORN, cg_rd(g, W_P0(l) + Q_GERROR));
-    cg_wr(g, W_ALLOC_MAP(l), cg_rd(g, W_ALLOC_MAP(l)) & ~1u);
-    g->prod[l] = 0;
-}
-
-static void cg_init_queue(CmdqvGuest *g, unsigned l)
-{
-    int i;
-
-    cg_wr(g, W_ALLOC_MAP(l), cg_rd(g, W_ALLOC_MAP(l)) | 1);
-    qtest_writeq(g->qts, g->win + W_P1(l), cg_ring(l) | g->log2size);
-    cg_wr(g, W_P0(l) + Q_CONFIG, 1);
-    for (i = 0; i < 1000 && !(cg_rd(g, W_P0(l) + Q_STATUS) & 1); i++) {
-        g_usleep(1000);
-    }
-    g_assert_cmphex(cg_rd(g, W_P0(l) + Q_STATUS) & 1, ==, 1);
-}
-
-/* Steps 1 to 6: the whole init, over whatever the queues were */
-static void cg_linux_init(CmdqvGuest *g)
-{
-    uint32_t param = cg_rd(g, W_PARAM);
-    int l;
-
-    g->nr = 1 << ((param >> 4) & 0xf);
-    g_assert_cmpuint(g->nr, <=, ARRAY_SIZE(g->prod));
-    cg_wr(g, W_CONFIG, 0);
-    cg_wr(g, W_CONFIG, 1);
-    g_assert_cmphex(cg_rd(g, W_STATUS), ==, 1);
-    for (l = 0; l < g->nr; l++) {
-        cg_wr(g, W_ALLOC_MAP(l), l << 1);
-    }
-    for (l = g->nr - 1; l >= 0; l--) {
-        cg_deinit_queue(g, l);
-    }
-    cg_wr(g, W_VINTF0_CONFIG, 0);
-    for (int s = 0; s < 16; s++) {
-        cg_wr(g, W_SID_REPLACE(s), 0);
-        cg_wr(g, W_SID_MATCH(s), 0);
-    }
-    cg_wr(g, W_VINTF0_CONFIG, VINTF_HYP_OWN | VINTF_ENABLE);
-    g_assert_cmphex(cg_rd(g, W_VINTF0_CONFIG) & VINTF_HYP_OWN, ==, 0);
-    g_assert_cmphex(cg_rd(g, W_VINTF0_STATUS) & 1, ==, 1);
-    for (l = 0; l < g->nr; l++) {
-        cg_init_queue(g, l);
-    }
-}
-
-static void cg_cmd(CmdqvGuest *g, unsigned l, uint64_t w0, uint64_t w1)
-{
-    uint32_t mask = (1u << g->log2size) - 1;
-    uint64_t a = cg_ring(l) + (g->prod[l] & mask) * 16;
-
-    qtest_writeq(g->qts, a, w0);
-    qtest_writeq(g->qts, a + 8, w1);
-    g->prod[l] = (g->prod[l] + 1) & ((2u << g->log2size) - 1);
-}
-
-static uint32_t cg_kick(CmdqvGuest *g, unsigned l)
-{
-    uint32_t cons = 0;
-
-    cg_wr(g, W_P0(l) + Q_PROD, g->prod[l]);
-    for (int i = 0; i < 2000; i++) {
-        cons = cg_rd(g, W_P0(l) + Q_CONS);
-        if ((cons & 0xfffff) == g->prod[l] || (cons >> 24) & 0x7f) {
-            break;
-        }
-        g_usleep(1000);
-    }
-    return cons;
-}
-
-static void cg_submit_ok(CmdqvGuest *g, unsigned l, uint16_t asid)
-{
-    cg_cmd(g, l, CMD_TLBI_NH_ASID(asid), 0);
-    cg_cmd(g, l, CMD_SYNC_NONE, 0);
-    g_assert_cmphex(cg_kick(g, l), ==, g->prod[l]);
-}
 
 /* ---- QEMU's footprint and the stand-in's objects ------------------------ */
 
@@ -251,13 +95,6 @@ static char *object_census(QDict *d)
     return g_string_free(s, false);
 }
 
-static unsigned count_objects(QDict *d, const char *type)
-{
-    g_autoptr(GPtrArray) objs = standin_objects(d, type);
-
-    return objs->len;
-}
-
 static void assert_no_rejected_destroy(QDict *d)
 {
     QList *rej = qdict_get_qlist(d, "rejected_destroys");
@@ -280,6 +117,19 @@ static void assert_queues_live(CmdqvGuest *g, QDict *d)
     }
 }
 
+/* Commands of cycle @i through every queue; all of them live on the host */
+static void submit_all(CmdqvGuest *g, unsigned i)
+{
+    QDict *d;
+
+    for (unsigned l = 0; l < g->nr; l++) {
+        cg_submit_ok(g, l, CMD_TLBI_NH_ASID((i * g->nr + l) & 0xffff));
+    }
+    d = standin_dump(g->host);
+    assert_queues_live(g, d);
+    qobject_unref(d);
+}
+
 static void report_and_check(const char *what, unsigned cycles,
                              Footprint a, Footprint b, double secs)
 {
@@ -295,40 +145,26 @@ static void report_and_check(const char *what, unsigned cycles,
 
 static void test_soak_resets(void)
 {
-    CmdqvGuest g = { 0 };
-    g_autofree char *sysfs = NULL;
-    g_autofree char *args = NULL;
+    CmdqvGuest g;
     g_autofree char *census0 = NULL;
     Footprint warm = { 0 }, end;
     gint64 t0 = g_get_monotonic_time();
     QDict *d;
 
-    g.host = standin_host_new(HOST_CONF_CMDQV);
-    sysfs = standin_sysfsdev(g.host, "0000:01:00.0");
-    args = g_strdup_printf("-M virt -display none -nodefaults "
-                           "-object iommufd,id=iommufd0 "
-                           "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,"
-                           "accel=on,cmdqv=on " DEV_ARGS "%s", sysfs);
-    g.qts = standin_qtest_start(g.host, args);
-    cg_attach(&g);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
 
     for (unsigned i = 0; i < N_RESETS; i++) {
         g_autofree char *census = NULL;
 
         cg_linux_init(&g);
-        for (unsigned l = 0; l < g.nr; l++) {
-            cg_submit_ok(&g, l, (i * g.nr + l) & 0xffff);
-        }
-        d = standin_dump(g.host);
-        assert_queues_live(&g, d);
-        qobject_unref(d);
+        submit_all(&g, i);
         if (i == WARMUP) {
             warm = footprint(g.qts);
         }
 
         qtest_system_reset(g.qts);
         d = standin_dump(g.host);
-        g_assert_cmpint(count_objects(d, "hw_queue"), ==, 0);
+        g_assert_cmpint(standin_count(d, "hw_queue"), ==, 0);
         assert_no_rejected_destroy(d);
         census = object_census(d);
         if (!census0) {
@@ -346,55 +182,26 @@ static void test_soak_resets(void)
     /* The same point of the cycle as the warm-up sample: queues live */
     cg_linux_init(&g);
     for (unsigned l = 0; l < g.nr; l++) {
-        cg_submit_ok(&g, l, l);
+        cg_submit_ok(&g, l, CMD_TLBI_NH_ASID(l));
     }
     end = footprint(g.qts);
     report_and_check("resets", N_RESETS, warm, end,
                      (g_get_monotonic_time() - t0) / 1e6);
-    qtest_quit(g.qts);
-    standin_assert_clean_exit(g.host);
-    standin_host_free(g.host);
+    cg_stop(&g);
 }
 
 /* ---- (b) device_del / device_add of the only device, queues live -------- */
 
-/* pcie-root-port rp0 at pcie.0 slot 3, through the low ECAM window */
-#define ECAM_LOW        0x3f000000ULL
-#define RP0_CFG         (ECAM_LOW + (0x18 << 12))
-
-static void rp0_slot_power(QTestState *qts, bool on)
-{
-    uint8_t cap = qtest_readb(qts, RP0_CFG + 0x34);
-    uint16_t sltctl;
-
-    while (cap && qtest_readb(qts, RP0_CFG + cap) != 0x10 /* PCIe */) {
-        cap = qtest_readb(qts, RP0_CFG + cap + 1);
-    }
-    g_assert_cmpint(cap, !=, 0);
-    sltctl = qtest_readw(qts, RP0_CFG + cap + 0x18);
-    if (on) {
-        sltctl &= ~((1 << 10) | (3 << 8));
-    } else {
-        sltctl |= (1 << 10) | (3 << 8);
-    }
-    qtest_writew(qts, RP0_CFG + cap + 0x18, sltctl);
-}
-
-static void plug(CmdqvGuest *g, const char *sysfs)
+static void plug(CmdqvGuest *g)
 {
     rp0_slot_power(g->qts, true);
-    qtest_qmp_device_add(g->qts, "vfio-pci", "dev0",
-                         "{'bus': 'rp0', 'iommufd': 'iommufd0',"
-                         " 'sysfsdev': %s}", sysfs);
+    cg_plug(g);
 }
 
 static void unplug(CmdqvGuest *g)
 {
-    QDict *ev;
+    QDict *ev = cg_unplug(g);
 
-    qtest_qmp_device_del_send(g->qts, "dev0");
-    rp0_slot_power(g->qts, false);
-    ev = qtest_qmp_eventwait_ref(g->qts, "DEVICE_DELETED");
     g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "device"),
                     ==, "dev0");
     qobject_unref(ev);
@@ -402,37 +209,20 @@ static void unplug(CmdqvGuest *g)
 
 static void test_soak_unplug_replug(void)
 {
-    CmdqvGuest g = { 0 };
-    g_autofree char *sysfs = NULL;
-    g_autofree char *args = NULL;
+    CmdqvGuest g;
     g_autofree char *census0 = NULL;
     Footprint warm = { 0 }, end = { 0 };
     gint64 t0 = g_get_monotonic_time();
     QDict *d;
 
-    g.host = standin_host_new(HOST_CONF_CMDQV);
-    sysfs = standin_sysfsdev(g.host, "0000:01:00.0");
-    args = g_strdup_printf(
-        "-M virt,highmem-ecam=off -display none -nodefaults "
-        "-object iommufd,id=iommufd0 "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ril=on,"
-        "ats=off,oas=44,ssidsize=0,cmdqv=on,cmdqv-vcmdqs=2 "
-        "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=3.0");
-    g.qts = standin_qtest_start(g.host, args);
-    cg_attach(&g);
-
-    plug(&g, sysfs);
+    cg_start_hotplug(&g, HOST_CONF_CMDQV);
+    plug(&g);
     cg_linux_init(&g);
     for (unsigned i = 0; i < N_REPLUGS; i++) {
         g_autofree char *census = NULL;
 
         /* The guest's queues resume on the new host queues, and run */
-        for (unsigned l = 0; l < g.nr; l++) {
-            cg_submit_ok(&g, l, (i * g.nr + l) & 0xffff);
-        }
-        d = standin_dump(g.host);
-        assert_queues_live(&g, d);
-        qobject_unref(d);
+        submit_all(&g, i);
         if (i == WARMUP) {
             warm = footprint(g.qts);
         } else if (i == N_REPLUGS - 1) {
@@ -441,8 +231,8 @@ static void test_soak_unplug_replug(void)
 
         unplug(&g);
         d = standin_dump(g.host);
-        g_assert_cmpint(count_objects(d, "viommu"), ==, 0);
-        g_assert_cmpint(count_objects(d, "hw_queue"), ==, 0);
+        g_assert_cmpint(standin_count(d, "viommu"), ==, 0);
+        g_assert_cmpint(standin_count(d, "hw_queue"), ==, 0);
         g_assert_true(qlist_empty(qdict_get_qlist(d, "mmaps")));
         assert_no_rejected_destroy(d);
         census = object_census(d);
@@ -456,7 +246,7 @@ static void test_soak_unplug_replug(void)
         for (unsigned l = 0; l < g.nr; l++) {
             g_assert_cmphex(cg_rd(&g, W_P0(l) + Q_CONS), ==, g.prod[l]);
         }
-        plug(&g, sysfs);
+        plug(&g);
     }
     d = standin_dump(g.host);
     g_assert_cmpint(standin_ioctl_count(d, "IOMMU_VIOMMU_ALLOC"), ==,
@@ -464,9 +254,7 @@ static void test_soak_unplug_replug(void)
     qobject_unref(d);
     report_and_check("unplug/replug cycles", N_REPLUGS, warm, end,
                      (g_get_monotonic_time() - t0) / 1e6);
-    qtest_quit(g.qts);
-    standin_assert_clean_exit(g.host);
-    standin_host_free(g.host);
+    cg_stop(&g);
 }
 
 /* ---- (c) SIGTERM while commands flow in the VCMDQs ---------------------- */
@@ -474,25 +262,15 @@ static void test_soak_unplug_replug(void)
 static void test_sigterm_commands_flowing(void)
 {
     for (unsigned round = 0; round < N_SIGTERMS; round++) {
-        CmdqvGuest g = { 0 };
-        g_autofree char *sysfs = NULL;
-        g_autofree char *args = NULL;
+        CmdqvGuest g;
         unsigned submitted = 0, n;
         QDict *d;
         pid_t pid;
 
-        g.host = standin_host_new(HOST_CONF_CMDQV);
-        sysfs = standin_sysfsdev(g.host, "0000:01:00.0");
-        args = g_strdup_printf("-M virt -display none -nodefaults "
-                               "-object iommufd,id=iommufd0 "
-                               "-device arm-smmuv3,primary-bus=pcie.0,"
-                               "id=smmu0,accel=on,cmdqv=on " DEV_ARGS "%s",
-                               sysfs);
-        g.qts = standin_qtest_start(g.host, args);
-        cg_attach(&g);
+        cg_start(&g, HOST_CONF_CMDQV, NULL);
         cg_linux_init(&g);
         for (unsigned l = 0; l < g.nr; l++) {
-            cg_submit_ok(&g, l, l);
+            cg_submit_ok(&g, l, CMD_TLBI_NH_ASID(l));
             submitted += 2;
         }
         /* Fill every ring (one slot kept free), then ring all doorbells */
@@ -501,7 +279,7 @@ static void test_sigterm_commands_flowing(void)
             for (unsigned k = 0; k < n - 1; k++) {
                 cg_cmd(&g, l, CMD_TLBI_NH_ASID(0x100 + k), 0);
             }
-            cg_cmd(&g, l, CMD_SYNC_NONE, 0);
+            cg_cmd(&g, l, CMD_SYNC, 0);
             submitted += n;
         }
         d = standin_dump(g.host);
@@ -525,6 +303,7 @@ static void test_sigterm_commands_flowing(void)
         qobject_unref(d);
         standin_assert_clean_exit(g.host);
         standin_host_free(g.host);
+        g_free(g.sysfs);
     }
 }
 

@@ -12,6 +12,8 @@
 #include "qobject/qstring.h"
 #include "standin-qtest.h"
 #include "qac-acpi.h"
+#include "qac-regs.h"
+#include "qac-cmdqv-guest.h"
 
 /* Does device-list-properties for arm-smmuv3 list @name with type @type? */
 static bool smmu_has_property(QTestState *qts, const char *name,
@@ -134,33 +136,8 @@ static void test_default_machine_smmuv3_starts(void)
     "sid = 0x100\n" \
     "bar0 = 64K\n"
 
-/* Guest RAM layout used by the tests (virt RAM starts at 1 GiB) */
-#define G_STRTAB    0x40100000ULL   /* linear stream table, 256 STEs */
-#define G_CMDQ      0x40200000ULL   /* 256 commands */
-#define G_CD        0x40300000ULL
-#define CMDQ_LOG2   8
-
-/* SMMUv3 registers */
-#define R_IDR0          0x0
-#define R_IDR3          0xc
-#define R_IDR5          0x14
-#define R_CR0           0x20
-#define R_CR0ACK        0x24
-#define R_GBPA          0x44
-#define R_GERROR        0x60
-#define R_GERRORN       0x64
-#define R_STRTAB_BASE   0x80
-#define R_STRTAB_CFG    0x88
-#define R_CMDQ_BASE     0x90
-#define R_CMDQ_PROD     0x98
-#define R_CMDQ_CONS     0x9c
-#define CR0_SMMUEN      (1 << 0)
-#define CR0_CMDQEN      (1 << 3)
-
 /* The vfio-pci device sits at pcie.0 slot 2: guest SID 0x10. */
 #define DEV_SID         0x10
-#define DEV_ARGS \
-    "-device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,sysfsdev="
 
 typedef struct Guest {
     QTestState *qts;
@@ -200,27 +177,12 @@ static void guest_stop(Guest *g, bool assert_clean)
 /* Stream table, command queue, SMMUEN, as a driver's probe does. */
 static void guest_smmu_enable(Guest *g)
 {
-    QTestState *q = g->qts;
-
-    qtest_memset(q, G_STRTAB, 0, 256 * 64);
-    qtest_writeq(q, g->smmu + R_STRTAB_BASE, G_STRTAB);
-    qtest_writel(q, g->smmu + R_STRTAB_CFG, 8);     /* linear, 2^8 STEs */
-    qtest_writeq(q, g->smmu + R_CMDQ_BASE, G_CMDQ | CMDQ_LOG2);
-    qtest_writel(q, g->smmu + R_CMDQ_PROD, 0);
-    qtest_writel(q, g->smmu + R_CMDQ_CONS, 0);
-    qtest_writel(q, g->smmu + R_CR0, CR0_CMDQEN);
-    qtest_writel(q, g->smmu + R_CR0, CR0_CMDQEN | CR0_SMMUEN);
-    g_assert_cmphex(qtest_readl(q, g->smmu + R_CR0ACK), ==,
-                    CR0_CMDQEN | CR0_SMMUEN);
+    smmu_probe(g->qts, g->smmu, 8, 0, 0);      /* linear, 2^8 STEs */
 }
 
 static void guest_cmd(Guest *g, uint64_t w0, uint64_t w1)
 {
-    uint32_t idx = g->prod & ((1 << CMDQ_LOG2) - 1);
-
-    qtest_writeq(g->qts, G_CMDQ + idx * 16, w0);
-    qtest_writeq(g->qts, G_CMDQ + idx * 16 + 8, w1);
-    g->prod = (g->prod + 1) & ((2 << CMDQ_LOG2) - 1);
+    smmu_cmd(g->qts, &g->prod, w0, w1);
 }
 
 static void guest_cmdq_kick(Guest *g)
@@ -232,10 +194,6 @@ static uint32_t guest_cmdq_cons(Guest *g)
 {
     return qtest_readl(g->qts, g->smmu + R_CMDQ_CONS);
 }
-
-#define CMD_CFGI_STE(sid)   (0x03ULL | ((uint64_t)(sid) << 32))
-#define CMD_SYNC            0x46ULL
-#define CMD_TLBI_NH_VA(asid) (0x12ULL | ((uint64_t)(asid) << 48))
 
 static void guest_write_ste(Guest *g, uint32_t sid, uint64_t w0, uint64_t w1)
 {
@@ -262,14 +220,6 @@ static QDict *dump_device(QDict *dump)
     return g_ptr_array_index(devs, 0);
 }
 
-static QDict *dump_single(QDict *dump, const char *type)
-{
-    g_autoptr(GPtrArray) objs = standin_objects(dump, type);
-
-    g_assert_cmpint(objs->len, ==, 1);
-    return g_ptr_array_index(objs, 0);
-}
-
 /* The nested HWPT with vSTE word 0 == @w0, or NULL. */
 static QDict *dump_nested_with_ste0(QDict *dump, uint64_t w0)
 {
@@ -284,15 +234,6 @@ static QDict *dump_nested_with_ste0(QDict *dump, uint64_t w0)
     return NULL;
 }
 
-#define STE0_V          1ULL
-#define STE0_CFG(c)     ((uint64_t)(c) << 1)
-#define STE0_S1CTXPTR(a) ((a) & 0x000fffffffffffc0ULL)
-#define STE1_S1CIR(x)   ((uint64_t)(x) << 2)
-#define STE1_S1COR(x)   ((uint64_t)(x) << 4)
-#define STE1_S1CSH(x)   ((uint64_t)(x) << 6)
-#define STE1_EATS(x)    ((uint64_t)(x) << 28)
-#define STE1_STRW(x)    ((uint64_t)(x) << 30)
-
 static void test_coldplug_viommu(void)
 {
     Guest g;
@@ -301,7 +242,7 @@ static void test_coldplug_viommu(void)
     /* The plain vIOMMU: CMDQV (auto: on, this host has it) is its own test */
     guest_start(&g, HOST_CONF, "cmdqv=off", true);
     d = standin_dump(g.host);
-    viommu = dump_single(d, "viommu");
+    viommu = standin_single(d, "viommu");
     g_assert_cmpstr(qdict_get_str(viommu, "viommu_type"), ==, "arm_smmuv3");
     s2 = standin_object(d, qdict_get_int(viommu, "hwpt"));
     g_assert_nonnull(s2);
@@ -321,7 +262,7 @@ static void test_coldplug_viommu(void)
 
 static void test_ste_to_nested_hwpt(void)
 {
-    const uint64_t w0 = STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD) |
+    const uint64_t w0 = STE0_S1(G_CD) |
                         (1ULL << 55) /* not a vSTE field */;
     const uint64_t w1 = STE1_S1CIR(1) | STE1_S1COR(1) | STE1_S1CSH(3) |
                         STE1_EATS(1) | STE1_STRW(2);
@@ -341,18 +282,18 @@ static void test_ste_to_nested_hwpt(void)
     g_assert_cmphex(standin_hex(hwpt, "ste", 0), ==, w0 & ~(1ULL << 55));
     g_assert_cmphex(standin_hex(hwpt, "ste", 1), ==,
                     STE1_S1CIR(1) | STE1_S1COR(1) | STE1_S1CSH(3));
-    vdev = dump_single(d, "vdevice");
+    vdev = standin_single(d, "vdevice");
     g_assert_cmpint(qdict_get_int(vdev, "virt_id"), ==, DEV_SID);
     g_assert_cmpint(qdict_get_int(vdev, "psid"), ==, 0x100);
     g_assert_cmpint(qdict_get_int(vdev, "viommu"), ==,
-                    qdict_get_int(dump_single(d, "viommu"), "id"));
+                    qdict_get_int(standin_single(d, "viommu"), "id"));
     qobject_unref(d);
     guest_stop(&g, true);
 }
 
 static void test_abort_bypass_transitions(void)
 {
-    const uint64_t s1 = STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD);
+    const uint64_t s1 = STE0_S1(G_CD);
     Guest g;
     QDict *d, *att;
     int64_t nested_id;
@@ -421,7 +362,7 @@ static void test_invalidations_batched(void)
 
     guest_start(&g, HOST_CONF, NULL, true);
     guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD),
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD),
                       0);
     d = standin_dump(g.host);
     before = qdict_get_int(d, "invalidation_ioctls");
@@ -458,7 +399,7 @@ static void test_invalidation_failure_at_entry(void)
 
     guest_start(&g, HOST_CONF, NULL, true);
     guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD),
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD),
                       0);
     r = standin_ctl(g.host, "fault IOMMU_HWPT_INVALIDATE 1 EIO 10");
     g_assert_true(qdict_get_bool(r, "ok"));
@@ -492,10 +433,6 @@ static void test_invalidation_failure_at_entry(void)
 
 /* An event the host reports for the device reaches the guest's queue. */
 #define G_EVTQ          0x40400000ULL
-#define R_EVENTQ_BASE   0xa0
-#define R_EVENTQ_PROD   0x100a8
-#define R_EVENTQ_CONS   0x100ac
-#define CR0_EVENTQEN    (1 << 2)
 
 static void test_event_reaches_guest(void)
 {
@@ -512,7 +449,7 @@ static void test_event_reaches_guest(void)
     qtest_writel(g.qts, g.smmu + R_EVENTQ_CONS, 0);
     qtest_writel(g.qts, g.smmu + R_CR0,
                  CR0_CMDQEN | CR0_SMMUEN | CR0_EVENTQEN);
-    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(5) | STE0_S1CTXPTR(G_CD),
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD),
                       0);
 
     /* F_TRANSLATION (0x10) with the physical SID 0x100, IOVA 0xdead000 */
@@ -540,17 +477,10 @@ static void test_event_reaches_guest(void)
 
 static void test_host_without_nesting_refused(void)
 {
-    StandinHost *h = standin_host_new(HOST_CONF_NONEST);
-    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
-    g_autofree char *args = g_strdup_printf(
-        "-M virt -object iommufd,id=iommufd0 "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on "
-        DEV_ARGS "%s", sysfs);
-    g_autofree char *err = standin_qemu_start_fails(h, args);
+    g_autofree char *err = standin_smmu_start_fails(HOST_CONF_NONEST, "");
 
     g_assert_nonnull(strstr(err, "smmu0"));
     g_assert_nonnull(strstr(err, "nest"));
-    standin_host_free(h);
 }
 
 static void test_auto_without_coldplug_refused(void)
@@ -628,7 +558,7 @@ static void test_emulated_endpoint_hotplug_refused(void)
     g_assert_true(qdict_haskey(r, "error"));
     qobject_unref(r);
     d = standin_dump(g.host);
-    dump_single(d, "viommu");
+    standin_single(d, "viommu");
     qobject_unref(d);
     guest_stop(&g, true);
 }
@@ -667,32 +597,6 @@ static void test_explicit_properties_hotplug_first(void)
     g_assert_cmpint(qdict_get_int(dump_device(d), "attached"), !=, 0);
     qobject_unref(d);
     guest_stop(&g, true);
-}
-
-/* pcie-root-port rp0 at pcie.0 slot 3, through the low ECAM window */
-#define ECAM_LOW        0x3f000000ULL
-#define RP0_CFG         (ECAM_LOW + (0x18 << 12))
-
-/* Power the root port's slot off, as a guest does to release a device. */
-static void rp0_slot_power_off(QTestState *qts)
-{
-    uint8_t cap = qtest_readb(qts, RP0_CFG + 0x34);
-    uint16_t sltctl;
-
-    while (cap && qtest_readb(qts, RP0_CFG + cap) != 0x10 /* PCIe */) {
-        cap = qtest_readb(qts, RP0_CFG + cap + 1);
-    }
-    g_assert_cmpint(cap, !=, 0);
-    sltctl = qtest_readw(qts, RP0_CFG + cap + 0x18);
-    sltctl |= (1 << 10) /* PCC: off */ | (3 << 8) /* power indicator off */;
-    qtest_writew(qts, RP0_CFG + cap + 0x18, sltctl);
-}
-
-static int64_t count_type(QDict *d, const char *type)
-{
-    g_autoptr(GPtrArray) objs = standin_objects(d, type);
-
-    return objs->len;
 }
 
 /* The first device by hotplug, the last one removed, then again. */
@@ -854,18 +758,12 @@ static void test_acpi_emulated_smmu_unchanged(void)
  */
 static void test_msi_window_mismatch_refused(void)
 {
-    StandinHost *h = standin_host_new(HOST_CONF_MSI_ELSEWHERE);
-    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
-    g_autofree char *args = g_strdup_printf(
-        "-M virt -object iommufd,id=iommufd0 "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on "
-        DEV_ARGS "%s", sysfs);
-    g_autofree char *err = standin_qemu_start_fails(h, args);
+    g_autofree char *err = standin_smmu_start_fails(HOST_CONF_MSI_ELSEWHERE,
+                                                    "");
 
     g_assert_nonnull(strstr(err, "smmu0: the host does not reserve the "
                             "software MSI window 0x8000000..0x80fffff for "));
     g_assert_nonnull(strstr(err, "is mappable"));
-    standin_host_free(h);
 }
 
 static void test_hotplug_unplug_replug(void)
@@ -892,33 +790,28 @@ static void test_hotplug_unplug_replug(void)
                              "{'bus': 'rp0', 'iommufd': 'iommufd0',"
                              " 'sysfsdev': %s}", sysfs);
         d = standin_dump(g.host);
-        g_assert_cmpint(count_type(d, "viommu"), ==, 1);
-        g_assert_cmpint(count_type(d, "hwpt_nested"), ==, 2); /* abort, bypass */
+        g_assert_cmpint(standin_count(d, "viommu"), ==, 1);
+        /* abort, bypass */
+        g_assert_cmpint(standin_count(d, "hwpt_nested"), ==, 2);
         qobject_unref(d);
 
         /* device_del presses the attention button; the "guest" powers off */
         qtest_qmp_device_del_send(g.qts, "dev0");
-        rp0_slot_power_off(g.qts);
+        rp0_slot_power(g.qts, false);
         qtest_qmp_eventwait(g.qts, "DEVICE_DELETED");
 
         /* The last device took every vIOMMU object with it. */
         d = standin_dump(g.host);
-        g_assert_cmpint(count_type(d, "viommu"), ==, 0);
-        g_assert_cmpint(count_type(d, "hwpt_nested"), ==, 0);
-        g_assert_cmpint(count_type(d, "vdevice"), ==, 0);
-        g_assert_cmpint(count_type(d, "device"), ==, 0);
+        g_assert_cmpint(standin_count(d, "viommu"), ==, 0);
+        g_assert_cmpint(standin_count(d, "hwpt_nested"), ==, 0);
+        g_assert_cmpint(standin_count(d, "vdevice"), ==, 0);
+        g_assert_cmpint(standin_count(d, "device"), ==, 0);
         g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
         qobject_unref(d);
 
         /* Power the slot back on for the next round. */
         if (round == 0) {
-            uint8_t cap = qtest_readb(g.qts, RP0_CFG + 0x34);
-            while (qtest_readb(g.qts, RP0_CFG + cap) != 0x10) {
-                cap = qtest_readb(g.qts, RP0_CFG + cap + 1);
-            }
-            qtest_writew(g.qts, RP0_CFG + cap + 0x18,
-                         qtest_readw(g.qts, RP0_CFG + cap + 0x18) &
-                         ~((1 << 10) | (3 << 8)));
+            rp0_slot_power(g.qts, true);
         }
     }
     guest_stop(&g, true);
@@ -973,19 +866,13 @@ static void test_change_process_refused_starts(void)
 static void test_ril_on_host_without_ril_refused(void)
 {
     /* Host IDR3 without RIL (bit 10) */
-    StandinHost *h = standin_host_new(
+    g_autofree char *err = standin_smmu_start_fails(
         "[smmu smmu0]\nnesting = yes\nidr3 = 0x0\n"
-        "[pci 0000:01:00.0]\nsmmu = smmu0\nsid = 0x100\nbar0 = 64K\n");
-    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
-    g_autofree char *args = g_strdup_printf(
-        "-M virt -object iommufd,id=iommufd0 "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ril=on "
-        DEV_ARGS "%s", sysfs);
-    g_autofree char *err = standin_qemu_start_fails(h, args);
+        "[pci 0000:01:00.0]\nsmmu = smmu0\nsid = 0x100\nbar0 = 64K\n",
+        ",ril=on");
 
     g_assert_nonnull(strstr(err, "ril=on, but the host SMMU"));
     g_assert_nonnull(strstr(err, "Set ril=off"));
-    standin_host_free(h);
 }
 
 int main(int argc, char **argv)

@@ -187,6 +187,23 @@ static inline GPtrArray *standin_objects(QDict *dump, const char *type)
     return out;
 }
 
+/* How many objects of @type @dump holds */
+static inline unsigned standin_count(QDict *dump, const char *type)
+{
+    g_autoptr(GPtrArray) objs = standin_objects(dump, type);
+
+    return objs->len;
+}
+
+/* The one object of @type in @dump (borrowed); there must be exactly one */
+static inline QDict *standin_single(QDict *dump, const char *type)
+{
+    g_autoptr(GPtrArray) objs = standin_objects(dump, type);
+
+    g_assert_cmpint(objs->len, ==, 1);
+    return g_ptr_array_index(objs, 0);
+}
+
 static inline QDict *standin_object(QDict *dump, int64_t id)
 {
     QList *objs = qdict_get_qlist(dump, "objects");

@@ -14,22 +14,8 @@
 #include "qobject/qstring.h"
 #include "standin-qtest.h"
 #include "qac-acpi.h"
-
-#define R_IDR1              0x4
-#define IDR1_CMDQS(v)       (((v) >> 21) & 0x1f)
-#define SMMU_CMDQS_MAX      19
-
-/* A Grace-like host: CMDQV with 2 logical queues per VINTF (the default). */
-#define HOST_CONF_CMDQV \
-    "[host]\n" \
-    "page_size = 64K\n" \
-    "[smmu smmu0]\n" \
-    "nesting = yes\n" \
-    "cmdqv = yes\n" \
-    "[pci 0000:01:00.0]\n" \
-    "smmu = smmu0\n" \
-    "sid = 0x100\n" \
-    "bar0 = 64K\n"
+#include "qac-regs.h"
+#include "qac-cmdqv-guest.h"
 
 #define HOST_CONF_NO_CMDQV \
     "[smmu smmu0]\n" \
@@ -39,9 +25,6 @@
     "smmu = smmu0\n" \
     "sid = 0x100\n" \
     "bar0 = 64K\n"
-
-#define DEV_ARGS \
-    "-device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,sysfsdev="
 
 static const char *smmu_property_type(QTestState *qts, const char *name)
 {
@@ -210,195 +193,38 @@ static void test_explicit_no_coldplug(void)
 
 static void test_on_plain_host_refused(void)
 {
-    StandinHost *h = standin_host_new(HOST_CONF_NO_CMDQV);
-    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
-    g_autofree char *args = g_strdup_printf(
-        "-M virt -object iommufd,id=iommufd0 "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,cmdqv=on "
-        DEV_ARGS "%s", sysfs);
-    g_autofree char *err = standin_qemu_start_fails(h, args);
+    g_autofree char *err = standin_smmu_start_fails(HOST_CONF_NO_CMDQV,
+                                                    ",cmdqv=on");
 
     g_assert_nonnull(strstr(err, "cmdqv=on, but the host SMMU"));
     g_assert_nonnull(strstr(err, "has no CMDQV"));
     g_assert_nonnull(strstr(err, "Set cmdqv=off"));
-    standin_host_free(h);
 }
 
 static void test_vcmdqs_above_host_refused(void)
 {
-    StandinHost *h = standin_host_new(HOST_CONF_CMDQV);
-    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
-    g_autofree char *args = g_strdup_printf(
-        "-M virt -object iommufd,id=iommufd0 "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,cmdqv=on,"
-        "cmdqv-vcmdqs=4 " DEV_ARGS "%s", sysfs);
-    g_autofree char *err = standin_qemu_start_fails(h, args);
+    g_autofree char *err = standin_smmu_start_fails(HOST_CONF_CMDQV,
+                                                    ",cmdqv=on,cmdqv-vcmdqs=4");
 
     g_assert_nonnull(strstr(err, "cmdqv-vcmdqs=4, but a VINTF of the host"));
     g_assert_nonnull(strstr(err, "holds 2 logical queues"));
     g_assert_nonnull(strstr(err, "Set cmdqv-vcmdqs to 2 or less"));
-    standin_host_free(h);
 }
 
 
 /* ---- the Linux driver's sequence through the window --------------------- */
 
-#define W_CONFIG            0x000
-#define W_PARAM             0x004
-#define W_STATUS            0x008
-#define W_VINTF_ERR_MAP     0x014
-#define W_CMDQ_ERR_MAP      0x024
-#define W_ALLOC_MAP(q)      (0x200 + 4 * (q))
-#define W_VINTF0_CONFIG     0x1000
-#define W_VINTF0_STATUS     0x1004
-#define W_SID_MATCH(s)      (0x1040 + 4 * (s))
-#define W_SID_REPLACE(s)    (0x1080 + 4 * (s))
-#define W_LVCMDQ_ERR_MAP    0x10c0
-#define W_P0(l)             (0x30000 + 0x80 * (l))
-#define W_P1(l)             (0x40000 + 0x80 * (l))
-#define Q_CONS              0x00
-#define Q_PROD              0x04
-#define Q_CONFIG            0x08
-#define Q_STATUS            0x0c
-#define Q_GERROR            0x10
-#define Q_GERRORN           0x14
-#define VINTF_ENABLE        1
-#define VINTF_HYP_OWN       (1 << 17)
-#define G_RING              0x40400000ULL   /* guest RAM, 64K per queue */
-
-#define CMD_TLBI_NH_ASID(asid)  (0x11ULL | ((uint64_t)(asid) << 48))
-#define CMD_SYNC_NONE           0x46ULL
-#define CMD_ILLEGAL             0x01ULL     /* PREFETCH_CONFIG */
-
-typedef struct CmdqvGuest {
-    QTestState *qts;
-    StandinHost *host;
-    uint64_t win;
-    unsigned nr, log2size;
-    uint32_t prod[4];
-} CmdqvGuest;
-
-static void cg_start(CmdqvGuest *g, const char *conf)
-{
-    g_autofree char *sysfs = NULL;
-    g_autofree char *args = NULL;
-
-    memset(g, 0, sizeof(*g));
-    g->host = standin_host_new(conf);
-    sysfs = standin_sysfsdev(g->host, "0000:01:00.0");
-    args = g_strdup_printf("-M virt -display none -nodefaults "
-                           "-object iommufd,id=iommufd0 "
-                           "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,"
-                           "accel=on,cmdqv=on " DEV_ARGS "%s", sysfs);
-    g->qts = standin_qtest_start(g->host, args);
-    g->win = qtest_mtree_base(g->qts, "tegra241-cmdqv");
-    g->log2size = IDR1_CMDQS(qtest_readl(g->qts, qtest_mtree_base(g->qts,
-                                         "arm-smmuv3") + R_IDR1));
-}
-
-static void cg_stop(CmdqvGuest *g)
-{
-    qtest_quit(g->qts);
-    standin_assert_clean_exit(g->host);
-    standin_host_free(g->host);
-}
-
-static uint32_t cg_rd(CmdqvGuest *g, uint64_t off)
-{
-    return qtest_readl(g->qts, g->win + off);
-}
-
-static void cg_wr(CmdqvGuest *g, uint64_t off, uint32_t v)
-{
-    qtest_writel(g->qts, g->win + off, v);
-}
-
-static uint64_t cg_ring(CmdqvGuest *g, unsigned l)
-{
-    return G_RING + l * 0x10000;
-}
-
-/* Step 4 of linux-guest.md for logical queue @l */
-static void cg_deinit_queue(CmdqvGuest *g, unsigned l)
-{
-    cg_wr(g, W_P0(l) + Q_CONFIG, 0);
-    cg_wr(g, W_P0(l) + Q_PROD, 0);
-    cg_wr(g, W_P0(l) + Q_CONS, 0);
-    qtest_writeq(g->qts, g->win + W_P1(l), 0);
-    cg_wr(g, W_P0(l) + Q_GERRORN, cg_rd(g, W_P0(l) + Q_GERROR));
-    cg_wr(g, W_ALLOC_MAP(l), cg_rd(g, W_ALLOC_MAP(l)) & ~1u);
-    g->prod[l] = 0;
-}
-
-/* Step 6 for logical queue @l: ALLOCATED, BASE, CMDQ_EN, poll EN_OK */
-static void cg_init_queue(CmdqvGuest *g, unsigned l, uint64_t ring)
-{
-    int i;
-
-    cg_wr(g, W_ALLOC_MAP(l), cg_rd(g, W_ALLOC_MAP(l)) | 1);
-    qtest_writeq(g->qts, g->win + W_P1(l), ring | g->log2size);
-    cg_wr(g, W_P0(l) + Q_CONFIG, 1);
-    for (i = 0; i < 1000 && !(cg_rd(g, W_P0(l) + Q_STATUS) & 1); i++) {
-        g_usleep(1000);
-    }
-    g_assert_cmphex(cg_rd(g, W_P0(l) + Q_STATUS) & 1, ==, 1);
-}
-
-/* Steps 1 to 6 */
-static void cg_linux_init(CmdqvGuest *g)
+/*
+ * Steps 1 to 6 (qac-cmdqv-guest.h), PARAM read as the driver reads it:
+ * one VINTF, 16 SIDs
+ */
+static void cg_linux_init_checked(CmdqvGuest *g)
 {
     uint32_t param = cg_rd(g, W_PARAM);
-    int l;
 
-    g->nr = 1 << ((param >> 4) & 0xf);
     g_assert_cmpuint((param >> 8) & 0xf, ==, 0);        /* one VINTF */
     g_assert_cmpuint((param >> 12) & 0xf, ==, 4);       /* 16 SIDs */
-    cg_wr(g, W_CONFIG, 0);
-    cg_wr(g, W_CONFIG, 1);
-    g_assert_cmphex(cg_rd(g, W_STATUS), ==, 1);
-    for (l = 0; l < g->nr; l++) {
-        cg_wr(g, W_ALLOC_MAP(l), l << 1);           /* VINTF0, LVCMDQ l */
-    }
-    for (l = g->nr - 1; l >= 0; l--) {
-        cg_deinit_queue(g, l);
-    }
-    cg_wr(g, W_VINTF0_CONFIG, 0);
-    for (int s = 0; s < 16; s++) {
-        cg_wr(g, W_SID_REPLACE(s), 0);
-        cg_wr(g, W_SID_MATCH(s), 0);
-    }
-    cg_wr(g, W_VINTF0_CONFIG, VINTF_HYP_OWN | VINTF_ENABLE);
-    g_assert_cmphex(cg_rd(g, W_VINTF0_CONFIG) & VINTF_HYP_OWN, ==, 0);
-    g_assert_cmphex(cg_rd(g, W_VINTF0_STATUS) & 1, ==, 1);
-    for (l = 0; l < g->nr; l++) {
-        cg_init_queue(g, l, cg_ring(g, l));
-    }
-}
-
-static void cg_cmd(CmdqvGuest *g, unsigned l, uint64_t w0, uint64_t w1)
-{
-    uint32_t mask = (1u << g->log2size) - 1;
-    uint64_t a = cg_ring(g, l) + (g->prod[l] & mask) * 16;
-
-    qtest_writeq(g->qts, a, w0);
-    qtest_writeq(g->qts, a + 8, w1);
-    g->prod[l] = (g->prod[l] + 1) & ((2u << g->log2size) - 1);
-}
-
-/* Ring PROD through the mapped page; wait for CONS (or an error) */
-static uint32_t cg_kick(CmdqvGuest *g, unsigned l)
-{
-    uint32_t cons = 0;
-
-    cg_wr(g, W_P0(l) + Q_PROD, g->prod[l]);
-    for (int i = 0; i < 2000; i++) {
-        cons = cg_rd(g, W_P0(l) + Q_CONS);
-        if ((cons & 0xfffff) == g->prod[l] || (cons >> 24) & 0x7f) {
-            break;
-        }
-        g_usleep(1000);
-    }
-    return cons;
+    cg_linux_init(g);
 }
 
 /* Per-queue operator view from query-smmuv3-accel */
@@ -443,8 +269,8 @@ static void test_linux_sequence(void)
     int64_t traps;
     uint32_t cons;
 
-    cg_start(&g, HOST_CONF_CMDQV);
-    cg_linux_init(&g);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_checked(&g);
     g_assert_cmpuint(g.nr, ==, 2);
 
     d = standin_dump(g.host);
@@ -469,7 +295,7 @@ static void test_linux_sequence(void)
     traps = cg_traps(&g);
     for (unsigned l = 0; l < 2; l++) {
         cg_cmd(&g, l, CMD_TLBI_NH_ASID(0x42 + l), 0);
-        cg_cmd(&g, l, CMD_SYNC_NONE, 0);
+        cg_cmd(&g, l, CMD_SYNC, 0);
         cons = cg_kick(&g, l);
         g_assert_cmphex(cons, ==, g.prod[l]);
     }
@@ -525,41 +351,15 @@ static QDict *dump_hw_queue(QDict *d, int64_t index)
     return NULL;
 }
 
-static void cg_submit_ok(CmdqvGuest *g, unsigned l, uint16_t asid)
-{
-    cg_cmd(g, l, CMD_TLBI_NH_ASID(asid), 0);
-    cg_cmd(g, l, CMD_SYNC_NONE, 0);
-    g_assert_cmphex(cg_kick(g, l), ==, g->prod[l]);
-}
-
-/* Steps 1 to 5 only: the queues are left for the test to bring up */
-static void cg_linux_init_vintf(CmdqvGuest *g)
-{
-    uint32_t param = cg_rd(g, W_PARAM);
-    int l;
-
-    g->nr = 1 << ((param >> 4) & 0xf);
-    cg_wr(g, W_CONFIG, 0);
-    cg_wr(g, W_CONFIG, 1);
-    for (l = 0; l < g->nr; l++) {
-        cg_wr(g, W_ALLOC_MAP(l), l << 1);
-    }
-    for (l = g->nr - 1; l >= 0; l--) {
-        cg_deinit_queue(g, l);
-    }
-    cg_wr(g, W_VINTF0_CONFIG, 0);
-    cg_wr(g, W_VINTF0_CONFIG, VINTF_HYP_OWN | VINTF_ENABLE);
-}
-
 /* Queue 1 first: a placeholder holds host index 0 until queue 0 comes */
 static void test_queue1_before_queue0(void)
 {
     CmdqvGuest g;
     QDict *d, *q;
 
-    cg_start(&g, HOST_CONF_CMDQV);
-    cg_linux_init_vintf(&g);
-    cg_init_queue(&g, 1, cg_ring(&g, 1));
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_vintf(&g, false);
+    cg_init_queue(&g, 1);
     q = cg_queue_info(&g, 1);
     g_assert_cmpint(qdict_get_int(q, "host-index"), ==, 1);
     g_assert_cmpstr(qdict_get_str(q, "page"), ==, "direct");
@@ -573,11 +373,12 @@ static void test_queue1_before_queue0(void)
     g_assert_true(qdict_get_bool(q, "placeholder"));
     g_assert_false(qdict_haskey(q, "host-index"));
     qobject_unref(q);
-    cg_submit_ok(&g, 1, 0x11);
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(0x11));
 
-    cg_init_queue(&g, 0, cg_ring(&g, 0));
-    cg_submit_ok(&g, 0, 0x10);
-    cg_submit_ok(&g, 1, 0x12);   /* queue 1 rebuilt, its indexes carried */
+    cg_init_queue(&g, 0);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(0x10));
+    /* queue 1 rebuilt, its indexes carried */
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(0x12));
     d = standin_dump(g.host);
     g_assert_cmphex(qdict_get_int(dump_hw_queue(d, 0), "iova"), ==,
                     cg_ring(&g, 0));
@@ -598,13 +399,13 @@ static void test_rebase_queue0_under_queue1(void)
     QDict *d;
     uint64_t new_ring = G_RING + 0x40000;
 
-    cg_start(&g, HOST_CONF_CMDQV);
-    cg_linux_init(&g);
-    cg_submit_ok(&g, 1, 0x21);
-    cg_submit_ok(&g, 1, 0x22);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(0x21));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(0x22));
     /* queue 1 has commands written but not rung when queue 0 moves */
     cg_cmd(&g, 1, CMD_TLBI_NH_ASID(0x23), 0);
-    cg_cmd(&g, 1, CMD_SYNC_NONE, 0);
+    cg_cmd(&g, 1, CMD_SYNC, 0);
 
     qtest_writeq(g.qts, g.win + W_P1(0), new_ring | g.log2size);
     d = standin_dump(g.host);
@@ -635,11 +436,11 @@ static void test_illegal_command(void)
     uint32_t cons, gerror;
     int i;
 
-    cg_start(&g, HOST_CONF_CMDQV);
-    cg_linux_init(&g);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_checked(&g);
     cg_cmd(&g, 1, CMD_TLBI_NH_ASID(1), 0);
-    cg_cmd(&g, 1, CMD_ILLEGAL, 0);
-    cg_cmd(&g, 1, CMD_SYNC_NONE, 0);
+    cg_cmd(&g, 1, CMD_PREFETCH_CONFIG(0), 0);      /* illegal in a VCMDQ */
+    cg_cmd(&g, 1, CMD_SYNC, 0);
     cons = cg_kick(&g, 1);
     g_assert_cmphex(cons & 0xfffff, ==, 1);         /* at the illegal one */
     g_assert_cmphex((cons >> 24) & 0x7f, ==, 1);    /* CERROR_ILL */
@@ -658,7 +459,7 @@ static void test_illegal_command(void)
     g_assert_cmphex(qtest_readq(g.qts, g.win + W_LVCMDQ_ERR_MAP + 8), ==, 0);
 
     /* Linux: rewrite the command as a CMD_SYNC, GERRORN = GERROR */
-    qtest_writeq(g.qts, cg_ring(&g, 1) + 16, CMD_SYNC_NONE);
+    qtest_writeq(g.qts, cg_ring(&g, 1) + 16, CMD_SYNC);
     cg_wr(&g, W_P0(1) + Q_GERRORN, gerror);
     for (i = 0; i < 2000; i++) {
         cons = cg_rd(&g, W_P0(1) + Q_CONS);
@@ -671,7 +472,7 @@ static void test_illegal_command(void)
     g_assert_cmphex(qtest_readq(g.qts, g.win + W_LVCMDQ_ERR_MAP), ==, 0);
     g_assert_cmphex(cg_rd(&g, W_VINTF_ERR_MAP), ==, 0);
     g_assert_cmphex(cg_rd(&g, W_CMDQ_ERR_MAP), ==, 0);
-    cg_submit_ok(&g, 1, 2);
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(2));
     cg_stop(&g);
 }
 
@@ -681,8 +482,8 @@ static void test_alloc_failure_init_err(void)
     CmdqvGuest g;
     QDict *r, *q;
 
-    cg_start(&g, HOST_CONF_CMDQV);
-    cg_linux_init_vintf(&g);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_vintf(&g, false);
     r = standin_ctl(g.host, "fault IOMMU_HW_QUEUE_ALLOC 1 ENOMEM");
     g_assert_true(qdict_get_bool(r, "ok"));
     qobject_unref(r);
@@ -706,7 +507,7 @@ static void test_alloc_failure_init_err(void)
     }
     g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_STATUS) & 1, ==, 1);
     g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_GERROR) & 4, ==, 0);
-    cg_submit_ok(&g, 0, 5);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(5));
     cg_stop(&g);
 }
 
@@ -727,8 +528,8 @@ static void test_base_outside_ram_init_err(void)
     QDict *d, *q;
     int64_t allocs;
 
-    cg_start(&g, HOST_CONF_CMDQV);
-    cg_linux_init_vintf(&g);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_vintf(&g, false);
     d = standin_dump(g.host);
     allocs = standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC");
     qobject_unref(d);
@@ -754,7 +555,7 @@ static void test_base_outside_ram_init_err(void)
     }
     g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_STATUS) & 1, ==, 1);
     g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_GERROR) & 4, ==, 0);
-    cg_submit_ok(&g, 0, 7);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(7));
     cg_stop(&g);
 }
 
@@ -764,10 +565,10 @@ static void test_system_reset_live(void)
     CmdqvGuest g;
     QDict *d;
 
-    cg_start(&g, HOST_CONF_CMDQV);
-    cg_linux_init(&g);
-    cg_submit_ok(&g, 0, 1);
-    cg_submit_ok(&g, 1, 2);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(1));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(2));
     qtest_system_reset(g.qts);
     d = standin_dump(g.host);
     g_assert_cmpint(standin_objects(d, "hw_queue")->len, ==, 0);
@@ -775,9 +576,9 @@ static void test_system_reset_live(void)
     qobject_unref(d);
     g_assert_cmphex(cg_rd(&g, W_CONFIG), ==, 0);
 
-    cg_linux_init(&g);
-    cg_submit_ok(&g, 0, 3);
-    cg_submit_ok(&g, 1, 4);
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(3));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(4));
     d = standin_dump(g.host);
     g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 4);
     qobject_unref(d);
@@ -800,7 +601,7 @@ static void test_acpi_dsdt_device(void)
         g_test_skip("iasl (acpica-tools) not installed");
         return;
     }
-    cg_start(&g, HOST_CONF_CMDQV);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
     dsdt = acpi_table_asl(g.qts, "DSDT", dir);
     iort = acpi_table_asl(g.qts, "IORT", dir);
     g_assert_nonnull(dsdt);
@@ -878,11 +679,11 @@ static void test_register_model(void)
     QDict *d;
     uint64_t ring;
 
-    cg_start(&g, HOST_CONF_CMDQV);
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
     ring = cg_ring(&g, 0);
     g_assert_cmphex(cg_rd(&g, W_PARAM), ==, 0x4011);   /* 16 SIDs, 1 VINTF,
                                                         2 queues, v1 */
-    cg_linux_init_vintf(&g);
+    cg_linux_init_vintf(&g, false);
     cg_wr(&g, W_VINTF0_CONFIG, VINTF_HYP_OWN | (5 << 1) | VINTF_ENABLE);
     g_assert_cmphex(cg_rd(&g, W_VINTF0_CONFIG), ==, (5 << 1) | VINTF_ENABLE);
     cg_wr(&g, W_SID_MATCH(3), 0x21);
@@ -912,7 +713,7 @@ static void test_register_model(void)
     g_assert_cmphex(qtest_readq(g.qts, g.win + 0x20000), ==,
                     ring | g.log2size);
     cg_cmd(&g, 0, CMD_TLBI_NH_ASID(7), 0);
-    cg_cmd(&g, 0, CMD_SYNC_NONE, 0);
+    cg_cmd(&g, 0, CMD_SYNC, 0);
     qtest_writel(g.qts, g.win + 0x10000 + Q_PROD, g.prod[0]);
     for (int i = 0; i < 1000 && cg_rd(&g, W_P0(0) + Q_CONS) != g.prod[0];
          i++) {
@@ -925,28 +726,6 @@ static void test_register_model(void)
 }
 
 
-/* pcie-root-port rp0 at pcie.0 slot 3, through the low ECAM window */
-#define ECAM_LOW        0x3f000000ULL
-#define RP0_CFG         (ECAM_LOW + (0x18 << 12))
-
-static void rp0_slot_power(QTestState *qts, bool on)
-{
-    uint8_t cap = qtest_readb(qts, RP0_CFG + 0x34);
-    uint16_t sltctl;
-
-    while (cap && qtest_readb(qts, RP0_CFG + cap) != 0x10 /* PCIe */) {
-        cap = qtest_readb(qts, RP0_CFG + cap + 1);
-    }
-    g_assert_cmpint(cap, !=, 0);
-    sltctl = qtest_readw(qts, RP0_CFG + cap + 0x18);
-    if (on) {
-        sltctl &= ~((1 << 10) | (3 << 8));
-    } else {
-        sltctl |= (1 << 10) | (3 << 8);
-    }
-    qtest_writew(qts, RP0_CFG + cap + 0x18, sltctl);
-}
-
 /*
  * The only device unplugged with every queue live: all host objects go in
  * an order the kernel accepts; plugged again, the guest's queues resume.
@@ -954,34 +733,15 @@ static void rp0_slot_power(QTestState *qts, bool on)
 static void test_unplug_replug_live(void)
 {
     CmdqvGuest g;
-    g_autofree char *sysfs = NULL;
-    g_autofree char *args = NULL;
     QDict *d, *q;
 
-    memset(&g, 0, sizeof(g));
-    g.host = standin_host_new(HOST_CONF_CMDQV);
-    sysfs = standin_sysfsdev(g.host, "0000:01:00.0");
-    args = g_strdup_printf(
-        "-M virt,highmem-ecam=off -display none -nodefaults "
-        "-object iommufd,id=iommufd0 "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ril=on,"
-        "ats=off,oas=44,ssidsize=0,cmdqv=on,cmdqv-vcmdqs=2 "
-        "-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=3.0");
-    g.qts = standin_qtest_start(g.host, args);
-    g.win = qtest_mtree_base(g.qts, "tegra241-cmdqv");
-    g.log2size = IDR1_CMDQS(qtest_readl(g.qts, qtest_mtree_base(g.qts,
-                                        "arm-smmuv3") + R_IDR1));
+    cg_start_hotplug(&g, HOST_CONF_CMDQV);
+    cg_plug(&g);
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(1));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(2));
 
-    qtest_qmp_device_add(g.qts, "vfio-pci", "dev0",
-                         "{'bus': 'rp0', 'iommufd': 'iommufd0',"
-                         " 'sysfsdev': %s}", sysfs);
-    cg_linux_init(&g);
-    cg_submit_ok(&g, 0, 1);
-    cg_submit_ok(&g, 1, 2);
-
-    qtest_qmp_device_del_send(g.qts, "dev0");
-    rp0_slot_power(g.qts, false);
-    qtest_qmp_eventwait(g.qts, "DEVICE_DELETED");
+    qobject_unref(cg_unplug(&g));
     d = standin_dump(g.host);
     g_assert_cmpint(standin_objects(d, "viommu")->len, ==, 0);
     g_assert_cmpint(standin_objects(d, "hw_queue")->len, ==, 0);
@@ -996,16 +756,14 @@ static void test_unplug_replug_live(void)
     g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_CONS), ==, g.prod[1]);
 
     rp0_slot_power(g.qts, true);
-    qtest_qmp_device_add(g.qts, "vfio-pci", "dev0",
-                         "{'bus': 'rp0', 'iommufd': 'iommufd0',"
-                         " 'sysfsdev': %s}", sysfs);
+    cg_plug(&g);
     /* Nothing allocated until the guest touches page 0 again */
     g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_CONS), ==, g.prod[0]);
     d = standin_dump(g.host);
     g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 4);
     qobject_unref(d);
-    cg_submit_ok(&g, 0, 3);
-    cg_submit_ok(&g, 1, 4);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(3));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(4));
     cg_stop(&g);
 }
 
@@ -1016,19 +774,19 @@ static void test_kexec_reinit(void)
     CmdqvGuest g;
     QDict *d;
 
-    cg_start(&g, HOST_CONF_CMDQV);
-    cg_linux_init(&g);
-    cg_submit_ok(&g, 0, 1);
-    cg_submit_ok(&g, 1, 2);
-    cg_linux_init(&g);      /* no reset in between */
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(1));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(2));
+    cg_linux_init_checked(&g);      /* no reset in between */
     d = standin_dump(g.host);
     /* one free and one allocation per queue */
     g_assert_cmpint(standin_ioctl_count(d, "IOMMU_HW_QUEUE_ALLOC"), ==, 4);
     g_assert_cmpint(standin_objects(d, "hw_queue")->len, ==, 2);
     g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
     qobject_unref(d);
-    cg_submit_ok(&g, 0, 3);
-    cg_submit_ok(&g, 1, 4);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(3));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(4));
     cg_stop(&g);
 }
 
