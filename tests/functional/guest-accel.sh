@@ -11,32 +11,10 @@ set -uo pipefail
 top=${QAC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${QAC_BUILD:-$top/build}
 ctl=$build/native/subprojects/standin/tools/standin-ctl
-N=13
-echo "1..$N"
-
-if ! guest=$("$top/scripts/guest/build-guest.sh" --path); then
-    for i in $(seq 1 $N); do echo "ok $i - # SKIP the guest is not built (make guest)"; done
-    exit 0
-fi
-
-work=$(mktemp -d /tmp/qac-guest-accel.XXXXXX)
-bpid=
-cleanup() { [ -n "$bpid" ] && kill "$bpid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-con=$work/console.log dump=$work/exit-dump.json live=$work/live-dump.json
-
-n=0 failed=0
-t() {   # t DESCRIPTION COMMAND...
-    local d=$1; shift
-    n=$((n + 1))
-    if "$@" >"$work/t.out" 2>&1; then
-        echo "ok $n - $d"
-    else
-        echo "not ok $n - $d"
-        failed=$((failed + 1))
-        sed 's/^/# /' "$work/t.out" | tail -n 20
-    fi
-}
+. "$top/tests/functional/lib/tap.bash"
+tap_plan 13
+tap_need_guest
+tap_workdir guest-accel
 
 t0=$(date +%s)
 "$top/scripts/guest/boot.sh" --iommu=accel --run=bench,iommu --secs=3 --smp=2 \

@@ -9,29 +9,11 @@
 set -uo pipefail
 top=${QAC_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${QAC_BUILD:-$top/build}
-N=9
-echo "1..$N"
+. "$top/tests/functional/lib/tap.bash"
+tap_plan 9
+tap_need_guest
+tap_workdir guest-base
 
-if ! guest=$("$top/scripts/guest/build-guest.sh" --path); then
-    for i in $(seq 1 $N); do echo "ok $i - # SKIP the guest is not built (make guest)"; done
-    exit 0
-fi
-
-work=$(mktemp -d /tmp/qac-guest-base.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
-n=0 failed=0
-t() {   # t DESCRIPTION COMMAND...
-    local d=$1; shift
-    n=$((n + 1))
-    if "$@" >"$work/t.out" 2>&1; then
-        echo "ok $n - $d"
-    else
-        echo "not ok $n - $d"
-        failed=$((failed + 1))
-        sed 's/^/# /' "$work/t.out" | tail -n 20
-    fi
-}
 boot() {   # boot MODE: console in $work/MODE.log, boot.sh's output in $work/MODE.out
     local m=$1; shift
     local t0; t0=$(date +%s)

@@ -38,23 +38,15 @@ WARM=5
 # guest's DMA working set (a benchmark's mapping, a BAR) at every boot.
 RSS_PER_BOOT_MAX_KB=700
 RSS_GROWTH_MAX_KB=$((RSS_PER_BOOT_MAX_KB * (BOOTS - WARM)))
-N=8
-echo "1..$N"
+. "$top/tests/functional/lib/tap.bash"
+tap_plan 8
 
 if [ "$BOOTS" -le "$WARM" ]; then
     echo "guest-soak: QAC_SOAK_BOOTS must be above $WARM" >&2
     exit 2
 fi
-if ! guest=$("$top/scripts/guest/build-guest.sh" --path); then
-    for i in $(seq 1 $N); do echo "ok $i - # SKIP the guest is not built (make guest)"; done
-    exit 0
-fi
-
-work=$(mktemp -d /tmp/qac-guest-soak.XXXXXX)
-bpid=
-cleanup() { [ -n "$bpid" ] && kill "$bpid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-con=$work/console.log dump=$work/exit-dump.json live=$work/live-dump.json
+tap_need_guest
+tap_workdir guest-soak
 
 # QEMU with TCG's code buffer capped (exec: same pid as the wrapper)
 cat > "$work/qemu" <<EOF
@@ -68,19 +60,6 @@ done
 exec "$qemu" "\${args[@]}"
 EOF
 chmod +x "$work/qemu"
-
-n=0 failed=0
-t() {   # t DESCRIPTION COMMAND...
-    local d=$1; shift
-    n=$((n + 1))
-    if "$@" >"$work/t.out" 2>&1; then
-        echo "ok $n - $d"
-    else
-        echo "not ok $n - $d"
-        failed=$((failed + 1))
-        sed 's/^/# /' "$work/t.out" | tail -n 20
-    fi
-}
 
 count() { grep -c "$1" "$con" 2>/dev/null || true; }
 qemu_pid() {    # the QEMU writing our console (its -chardev names the file)

@@ -1,30 +1,10 @@
 # Shared body of guest-reboot.sh (MODE=accel) and guest-reboot-cmdqv.sh
 # (MODE=accel-cmdqv): three boots of the real guest on one QEMU, then a
 # SIGTERM exit; sourced with MODE and top set. TAP output.
-N=6
-echo "1..$N"
-
-if ! guest=$("$top/scripts/guest/build-guest.sh" --path); then
-    for i in $(seq 1 $N); do echo "ok $i - # SKIP the guest is not built (make guest)"; done
-    exit 0
-fi
-
-work=$(mktemp -d /tmp/qac-guest-reboot-$MODE.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-con=$work/console.log dump=$work/exit-dump.json
-
-n=0 failed=0
-t() {   # t DESCRIPTION COMMAND...
-    local d=$1; shift
-    n=$((n + 1))
-    if "$@" >"$work/t.out" 2>&1; then
-        echo "ok $n - $d"
-    else
-        echo "not ok $n - $d"
-        failed=$((failed + 1))
-        sed 's/^/# /' "$work/t.out" | tail -n 20
-    fi
-}
+. "$top/tests/functional/lib/tap.bash"
+tap_plan 6
+tap_need_guest
+tap_workdir "guest-reboot-$MODE"
 
 t0=$(date +%s)
 extra=()
