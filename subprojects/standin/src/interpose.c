@@ -48,6 +48,9 @@ REAL(ssize_t, read, int, void *, size_t)
 REAL(ssize_t, write, int, const void *, size_t)
 REAL(ssize_t, pread, int, void *, size_t, off_t)
 REAL(ssize_t, pread64, int, void *, size_t, off64_t)
+REAL(ssize_t, __read_chk, int, void *, size_t, size_t)
+REAL(ssize_t, __pread_chk, int, void *, size_t, off_t, size_t)
+REAL(ssize_t, __pread64_chk, int, void *, size_t, off64_t, size_t)
 REAL(ssize_t, pwrite, int, const void *, size_t, off_t)
 REAL(ssize_t, pwrite64, int, const void *, size_t, off64_t)
 REAL(int, fstat, int, struct stat *)
@@ -673,6 +676,39 @@ ST_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 ST_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
 {
     RW_WRAP(ours_read(f, buf, n, off), get_pread64()(fd, buf, n, off))
+}
+
+/*
+ * _FORTIFY_SOURCE turns read() and pread() with a buffer of known size into
+ * these; glibc's own then reach the syscall without passing read() again.
+ * An overflowing length goes to glibc's, which aborts as it should.
+ */
+ST_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    if (n > buflen) {
+        return get___read_chk()(fd, buf, n, buflen);
+    }
+    RW_WRAP(ours_read(f, buf, n, f->type == FT_VEVENTQ ? 0 : -1),
+            get___read_chk()(fd, buf, n, buflen))
+}
+
+ST_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off,
+                              size_t buflen)
+{
+    if (n > buflen) {
+        return get___pread_chk()(fd, buf, n, off, buflen);
+    }
+    RW_WRAP(ours_read(f, buf, n, off), get___pread_chk()(fd, buf, n, off, buflen))
+}
+
+ST_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off,
+                                size_t buflen)
+{
+    if (n > buflen) {
+        return get___pread64_chk()(fd, buf, n, off, buflen);
+    }
+    RW_WRAP(ours_read(f, buf, n, off),
+            get___pread64_chk()(fd, buf, n, off, buflen))
 }
 
 ST_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)

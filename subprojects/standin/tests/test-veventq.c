@@ -212,6 +212,30 @@ static void test_veventq_event_carries_vsid(void)
     evq_down(&s);
 }
 
+/*
+ * A program built with _FORTIFY_SOURCE reads through glibc's __read_chk and
+ * __pread_chk (QEMU's sanitizer build does): they must reach the vEVENTQ
+ * as read() does, not the eventfd under it.
+ */
+extern ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+extern ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+
+static void test_veventq_fortified_reads(void)
+{
+    Evq s;
+    uint8_t buf[256];
+
+    if (evq_up(&s, 8)) {
+        T_REQUIRE(inject(BDF0, 0x10) && inject(BDF0, 0x11));
+        g_assert_cmpint(__read_chk(s.qfd, buf, REC, sizeof(buf)), ==, REC);
+        check_record(buf, 0, 0x10);
+        g_assert_cmpint(__pread_chk(s.qfd, buf, sizeof(buf), 0, sizeof(buf)), ==, REC);
+        check_record(buf, 1, 0x11);
+        g_assert_cmpint(__read_chk(s.qfd, buf, sizeof(buf), sizeof(buf)), ==, 0);
+    }
+    evq_down(&s);
+}
+
 static void test_veventq_several_records_per_read(void)
 {
     Evq s;
@@ -353,6 +377,7 @@ int main(int argc, char **argv)
     g_test_add_func("/veventq/alloc_bad_flags_type_eopnotsupp",
                     test_veventq_alloc_bad_flags_type_eopnotsupp);
     g_test_add_func("/veventq/depth_0_einval", test_veventq_depth_0_einval);
+    g_test_add_func("/veventq/fortified_reads", test_veventq_fortified_reads);
     g_test_add_func("/veventq/unknown_viommu_enoent", test_veventq_unknown_viommu_enoent);
     g_test_add_func("/veventq/second_of_same_type_eexist", test_veventq_second_of_same_type_eexist);
     g_test_add_func("/veventq/fd_is_cloexec", test_veventq_fd_is_cloexec);
