@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: build deps qemu native guest check run patches bench clean distclean
+.PHONY: build deps qemu native guest check check-asan run patches bench clean distclean
 
 deps:
 	@scripts/deps.sh build
@@ -26,6 +26,15 @@ guest: deps
 
 check: build guest
 	@/usr/bin/python3 scripts/check.py
+
+# A second QEMU with AddressSanitizer + UndefinedBehaviorSanitizer in its
+# own build directory; the project's qtests and the CMDQV guest test run on
+# it, and any sanitizer report fails the run. (-Werror stays off there: GCC
+# warns falsely under -fsanitize=address.)
+ASAN_BUILD := $(CURDIR)/build/qemu-asan
+check-asan: build guest
+	@QEMU_BUILD=$(ASAN_BUILD) QEMU_CONFIGURE_EXTRA="--enable-asan --enable-ubsan --disable-werror" scripts/build-qemu.sh
+	@/usr/bin/python3 scripts/check.py --asan
 
 # The register fuzzer with a large budget (figures, not a gate of make
 # check): FUZZ_SEEDS seeds of FUZZ_OPS operations from FUZZ_SEED_BASE.
@@ -54,7 +63,7 @@ patches:
 	@scripts/write-patches.sh
 
 clean:
-	rm -rf build/qemu-build build/native
+	rm -rf build/qemu-build build/qemu-asan build/native
 
 distclean:
 	rm -rf build

@@ -16,7 +16,17 @@ CONFIGURE_OPTS=(--target-list=aarch64-softmmu --disable-docs --disable-tools
     --enable-trace-backends=log --disable-download --enable-werror
     --disable-install-blobs --python=/usr/bin/python3
     --firmwarepath=/usr/lib/ipxe/qemu:/usr/share/qemu-efi-aarch64:/usr/share/qemu)
-[ -n "${QEMU_CONFIGURE_EXTRA:-}" ] && CONFIGURE_OPTS+=($QEMU_CONFIGURE_EXTRA)
+if [ -n "${QEMU_CONFIGURE_EXTRA:-}" ]; then
+    # configure keeps the first of --enable-werror/--disable-werror: an
+    # extra --disable-werror (the sanitizer build) replaces ours.
+    case " $QEMU_CONFIGURE_EXTRA " in
+        *" --disable-werror "*)
+            opts=(); for o in "${CONFIGURE_OPTS[@]}"; do
+                [ "$o" = --enable-werror ] || opts+=("$o"); done
+            CONFIGURE_OPTS=("${opts[@]}") ;;
+    esac
+    CONFIGURE_OPTS+=($QEMU_CONFIGURE_EXTRA)
+fi
 [ -n "$extra_cflags" ] && CONFIGURE_OPTS+=("--extra-cflags=$extra_cflags" "--extra-ldflags=$extra_cflags")
 
 # ccache: same cache for every clone of the project on this machine.

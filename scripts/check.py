@@ -7,21 +7,30 @@ Test programs speak TAP (GLib's --tap); each test case counts once:
     touch what the project changes, against build/qemu-build;
   - shell-level tests in tests/functional/*.sh (TAP on stdout).
 Ends with 'N passed, N failed[, N skipped]' and exits non-zero on any failure.
+
+With --asan (make check-asan): the project's qtests and the CMDQV guest test
+against the ASan + UBSan build in build/qemu-asan; every sanitizer report
+(QEMU's or a test program's, written under build/test-logs/asan/) counts as
+a failure.
 """
-import json, os, re, subprocess, sys, time
+import glob, json, os, re, shutil, subprocess, sys, time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD_DIR", os.path.join(TOP, "build"))
-QBUILD = os.environ.get("QEMU_BUILD", os.path.join(BUILD, "qemu-build"))
+ASAN = "--asan" in sys.argv[1:]
+QBUILD = os.environ.get("QEMU_BUILD", os.path.join(BUILD, "qemu-asan" if ASAN else "qemu-build"))
 NATIVE = os.path.join(BUILD, "native")
 LOGDIR = os.path.join(BUILD, "test-logs")
+SANDIR = os.path.join(LOGDIR, "asan")
+# The sanitizer build runs the guest test with the most moving parts.
+ASAN_FUNCTIONAL = ["guest-cmdqv.sh"]
 # QEMU's own qtests that touch what the project changes. qom-test and
 # test-hmp walk every machine; Debian's +ds source lacks the boot ROMs of
 # some boards, so they run on the machines this project changes (virt*).
 QEMU_OWN_QTESTS = [("qom-test", r"/virt(-[0-9.]+)?$"),
                    ("device-introspect-test", None),
                    ("test-hmp", r"/virt(-[0-9.]+)?$")]
-ONLY = sys.argv[1:]  # optional name filters
+ONLY = [a for a in sys.argv[1:] if a != "--asan"]  # optional name filters
 
 totals = {"passed": 0, "failed": 0, "skipped": 0}
 failures = []
@@ -55,7 +64,10 @@ def run(name, cmd, env=None, cwd=None, timeout=900):
     # QAC_TEST_TIMEOUT (seconds): for long runs such as make fuzz
     timeout = int(os.environ.get("QAC_TEST_TIMEOUT", timeout))
     full_env = dict(os.environ)
+    full_env.update(sanitizer_env())
     full_env.update(env or {})
+    if ASAN:
+        timeout *= 4
     t0 = time.time()
     try:
         r = subprocess.run(cmd, env=full_env, cwd=cwd, stdout=subprocess.PIPE,
@@ -87,6 +99,38 @@ def run(name, cmd, env=None, cwd=None, timeout=900):
         print("\n".join("    | " + l for l in tail), flush=True)
 
 
+def sanitizer_env():
+    """Sanitizer options for every process of the run (QEMU and tests)."""
+    if not ASAN:
+        return {}
+    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"],
+                             stdout=subprocess.PIPE).stdout.decode().strip()
+    common = "log_path=%s/report:print_stacktrace=1" % SANDIR
+    return {
+        "ASAN_OPTIONS": common + ":detect_leaks=1:halt_on_error=1"
+                        ":detect_stack_use_after_return=0",
+        "LSAN_OPTIONS": "suppressions=%s" % os.path.join(TOP, "scripts", "lsan.supp"),
+        "UBSAN_OPTIONS": common + ":halt_on_error=1",
+        # ASan's runtime must be the first object loaded (before the stand-in)
+        "QAC_PRELOAD_FIRST": os.path.realpath(libasan),
+        "QAC_QEMU": os.path.join(QBUILD, "qemu-system-aarch64"),
+    }
+
+
+def sanitizer_reports():
+    """Each report file is one failure, its head printed."""
+    for f in sorted(glob.glob(os.path.join(SANDIR, "report*"))):
+        text = open(f, errors="replace").read()
+        # ASan's note on QEMU's coroutines (makecontext/swapcontext) is a
+        # warning, not a finding: only errors and UBSan reports count.
+        if not re.search(r"ERROR: \w+Sanitizer|runtime error:|SUMMARY: ", text):
+            continue
+        totals["failed"] += 1
+        failures.append("sanitizer report %s" % os.path.relpath(f, TOP))
+        print("sanitizer report %s:" % os.path.relpath(f, TOP))
+        print("\n".join("    | " + l for l in text.strip().splitlines()[:40]))
+
+
 def native_tests():
     path = os.path.join(NATIVE, "meson-info", "intro-tests.json")
     if not os.path.exists(path):
@@ -114,7 +158,7 @@ def qtests():
         "G_TEST_DBUS_DAEMON": "/bin/true",
         "MALLOC_PERTURB_": "42",
     }
-    for t, only in [(t, None) for t in ours] + QEMU_OWN_QTESTS:
+    for t, only in [(t, None) for t in ours] + ([] if ASAN else QEMU_OWN_QTESTS):
         args = []
         exe = os.path.join(QBUILD, "tests", "qtest", t)
         if ONLY and not any(o in "qtest/" + t for o in ONLY):
@@ -139,14 +183,20 @@ def functional():
     if not os.path.isdir(d):
         return
     for f in sorted(os.listdir(d)):
-        if f.endswith(".sh"):
+        if f.endswith(".sh") and (not ASAN or f in ASAN_FUNCTIONAL):
             run("functional/" + f[:-3], ["bash", os.path.join(d, f)],
                 env={"QAC_BUILD": BUILD, "QAC_TOP": TOP}, cwd=TOP, timeout=1800)
 
 
-native_tests()
+if ASAN:
+    shutil.rmtree(SANDIR, ignore_errors=True)
+    os.makedirs(SANDIR)
+else:
+    native_tests()
 qtests()
 functional()
+if ASAN:
+    sanitizer_reports()
 if failures:
     print("\nFailures:")
     for f in failures:

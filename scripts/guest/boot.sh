@@ -123,7 +123,7 @@ bar0 = 16M
 CONF
         sdir=${sdir:-$work}
         mkdir -p "$sdir"
-        env=(LD_PRELOAD="$lib" STANDIN_CONFIG="$work/host.conf" STANDIN_DIR="$sdir"
+        env=(LD_PRELOAD="${QAC_PRELOAD_FIRST:+$QAC_PRELOAD_FIRST:}$lib" STANDIN_CONFIG="$work/host.conf" STANDIN_DIR="$sdir"
              STANDIN_DUMP="${dump:-$work/exit-dump.json}")
         sysfs="sysfsdev=$sdir/sys/bus/pci/devices/0009:01:00.0"
         if [ -n "$vfio_host" ]; then

@@ -73,7 +73,13 @@ static inline const char *standin_lib(void)
 
 static inline void standin_env_set(StandinHost *h)
 {
-    g_setenv("LD_PRELOAD", standin_lib(), true);
+    const char *first = g_getenv("QAC_PRELOAD_FIRST");
+    g_autofree char *preload = first && *first ?
+        g_strdup_printf("%s:%s", first, standin_lib()) :
+        g_strdup(standin_lib());
+
+    /* A sanitizer runtime must come first (make check-asan sets it) */
+    g_setenv("LD_PRELOAD", preload, true);
     g_setenv("STANDIN_CONFIG", h->conf, true);
     g_setenv("STANDIN_DIR", h->dir, true);
     g_setenv("STANDIN_DUMP", h->dump, true);
