@@ -415,18 +415,12 @@ void smmuv3_accel_init_regs(SMMUv3State *s)
                    R_IDR5_GRAN64K_MASK);
     s->idr[5] |= a->granules;
     if (a->cmdqv) {
+        /* A smaller IDR1.CMDQS: CMDQ_BASE's reset LOG2SIZE follows it */
         s->idr[1] = FIELD_DP32(s->idr[1], IDR1, CMDQS,
                                accel_cmdqv_max_cmdqs());
+        s->cmdq.log2size = FIELD_EX32(s->idr[1], IDR1, CMDQS);
+        s->cmdq.base = deposit64(s->cmdq.base, 0, 5, s->cmdq.log2size);
     }
-    /*
-     * The queues' sizes at reset are what their BASE registers say, and
-     * CMDQ_BASE.LOG2SIZE within what IDR1 advertises: smmuv3_init_regs()
-     * resets only the register, and a guest that enables a queue without
-     * writing BASE would see it run at the size from before the reset.
-     */
-    s->cmdq.log2size = FIELD_EX32(s->idr[1], IDR1, CMDQS);
-    s->cmdq.base = deposit64(s->cmdq.base, 0, 5, s->cmdq.log2size);
-    s->eventq.log2size = extract64(s->eventq.base, 0, 5);
     if (a->cmdqv_dev) {
         tegra241_cmdqv_reset(a->cmdqv_dev);
     }
