@@ -114,6 +114,8 @@ def sanitizer_env():
         # ASan's runtime must be the first object loaded (before the stand-in)
         "QAC_PRELOAD_FIRST": os.path.realpath(libasan),
         "QAC_QEMU": os.path.join(QBUILD, "qemu-system-aarch64"),
+        # memory figures measure the sanitizer's quarantine, not QEMU
+        "QAC_SANITIZED": "1",
     }
 
 

@@ -98,6 +98,14 @@ static inline uint8_t *acpi_table_raw(QTestState *qts, const char *sig,
     return NULL;
 }
 
+/* Is iasl (acpica-tools) there to decompile tables? */
+static inline bool acpi_have_iasl(void)
+{
+    g_autofree char *path = g_find_program_in_path("iasl");
+
+    return path != NULL;
+}
+
 /* Table @sig decompiled by iasl in @dir; NULL if absent */
 static inline char *acpi_table_asl(QTestState *qts, const char *sig,
                                    const char *dir)

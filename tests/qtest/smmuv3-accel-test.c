@@ -681,7 +681,7 @@ static void test_acpi_iort_rmr(void)
     g_assert_cmphex(ldq_le_p(t + desc), ==, 0x8000000);
     g_assert_cmphex(ldq_le_p(t + desc + 8), ==, 0x100000);
 
-    if (!g_find_program_in_path("iasl")) {
+    if (!acpi_have_iasl()) {
         g_test_message("iasl (acpica-tools) not installed: decompiling skipped");
     } else {
         /*
@@ -743,7 +743,7 @@ static void test_acpi_emulated_smmu_unchanged(void)
     g_assert_cmpuint(t[8], ==, 3);
     g_assert_cmpuint(iort_node(t, len, 4, 0), !=, 0);
     g_assert_cmpuint(iort_node(t, len, 6, 0), ==, 0);
-    if (g_find_program_in_path("iasl")) {
+    if (acpi_have_iasl()) {
         dsdt = acpi_table_asl(qts, "DSDT", dir);
         g_assert_nonnull(strstr(dsdt, "Method (_DSM"));
         g_assert_null(strstr(dsdt, "If ((Arg2 == 0x05))"));

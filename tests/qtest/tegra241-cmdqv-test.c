@@ -597,7 +597,7 @@ static void test_acpi_dsdt_device(void)
     char *dev, *p;
     unsigned long iort_id, uid;
 
-    if (!g_find_program_in_path("iasl")) {
+    if (!acpi_have_iasl()) {
         g_test_skip("iasl (acpica-tools) not installed");
         return;
     }
@@ -655,7 +655,7 @@ static void test_acpi_no_device_when_off(void)
     g_autofree char *dsdt = NULL, *rm = NULL;
     QTestState *qts;
 
-    if (!g_find_program_in_path("iasl")) {
+    if (!acpi_have_iasl()) {
         g_test_skip("iasl (acpica-tools) not installed");
         standin_host_free(h);
         return;
