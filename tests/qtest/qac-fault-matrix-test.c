@@ -332,6 +332,73 @@ static void invalidate_ack(Mx *m)
                  qtest_readl(m->qts, m->smmu + R_GERROR));
 }
 
+/* The guest powers the slot off; QEMU unplugs and frees the host side */
+static void unplug(Mx *m)
+{
+    qtest_qmp_device_del_send(m->qts, "dev0");
+    rp0_slot_power(m->qts, false);
+    qobject_unref(qtest_qmp_eventwait_ref(m->qts, "DEVICE_DELETED"));
+}
+
+/* Whatever failed on the way out, nothing of the vIOMMU stays */
+static bool unplug_ok(Mx *m)
+{
+    static const char *const types[] = {
+        "viommu", "vdevice", "hwpt_nested", "hw_queue", "veventq",
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(types); i++) {
+        if (mx_count(m, types[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An unplug has no error the guest could see: it must simply complete */
+static bool unplug_never_fails(Mx *m)
+{
+    return false;
+}
+
+/* The slot powered again, the device comes back (the way a retry goes) */
+static void replug(Mx *m)
+{
+    rp0_slot_power(m->qts, true);
+    plug(m);
+}
+
+/*
+ * Back with the guest's SMMU on: the device gets its S1 STE and the
+ * guest's event queue its host vEVENTQ at once
+ */
+static bool replug_ok(Mx *m)
+{
+    return plug_ok(m) && smmu_enable_ok(m) && eventq_ok(m);
+}
+
+/* Refused, or plugged with the STE refused (aborts) or no host events */
+static bool replug_failed(Mx *m)
+{
+    return plug_refused(m) ||
+           (!m->plug_error && mx_count(m, "viommu") == 1 &&
+            (smmu_enable_aborts(m) || eventq_without_host_queue(m)));
+}
+
+static void replug_retry(Mx *m)
+{
+    if (m->plug_error) {
+        plug(m);
+        return;
+    }
+    if (smmu_enable_aborts(m)) {
+        ste_reissue(m);
+    }
+    if (!eventq_ok(m)) {
+        eventq_reenable(m);
+    }
+}
+
 typedef struct Step {
     const char *name;
     void (*run)(Mx *m);
@@ -350,6 +417,8 @@ static const Step steps[] = {
     { "vcmdq1-enable", vcmdq1, vcmdq1_ok, vcmdq1_err, vcmdq1_retry },
     { "invalidate", invalidate, invalidate_ok, invalidate_cerror_ill,
       invalidate_ack },
+    { "device_del", unplug, unplug_ok, unplug_never_fails, NULL },
+    { "device_add-again", replug, replug_ok, replug_failed, replug_retry },
 };
 
 /* The calls the accelerated SMMU and CMDQV make, the errnos the contract
