@@ -1229,46 +1229,55 @@ static void accel_error_emulated(SMMUv3AccelState *a, const char *type,
                       "-nodefaults to drop the default NIC.\n");
 }
 
+typedef struct AccelBusByName {
+    const char *name;       /* NULL: the first PCI bus */
+    PCIBus *found;
+} AccelBusByName;
+
 static int accel_find_bus_named(BusState *bus, void *opaque)
 {
-    BusState **found = opaque;
-    const char *name = (const char *)found[1];
+    AccelBusByName *b = opaque;
 
-    if (!found[0] && object_dynamic_cast(OBJECT(bus), TYPE_PCI_BUS) &&
-        (!name || !strcmp(bus->name, name))) {
-        found[0] = bus;
+    if (!b->found && object_dynamic_cast(OBJECT(bus), TYPE_PCI_BUS) &&
+        (!b->name || !strcmp(bus->name, b->name))) {
+        b->found = PCI_BUS(bus);
     }
     return 0;
 }
 
-typedef struct AccelBusLookup {
-    PCIBus *root;
+typedef struct AccelLookup {
+    PCIBus *root;           /* NULL: any */
     SMMUv3AccelState *found;
-} AccelBusLookup;
+} AccelLookup;
 
-static int accel_find_smmu_of_bus(Object *obj, void *opaque)
+static int accel_find_smmu(Object *obj, void *opaque)
 {
     SMMUv3State *s = (SMMUv3State *)object_dynamic_cast(obj, TYPE_ARM_SMMUV3);
-    AccelBusLookup *l = opaque;
+    AccelLookup *l = opaque;
 
-    if (s && s->s_accel && ARM_SMMU(s)->primary_bus == l->root) {
+    if (s && s->s_accel && (!l->root || ARM_SMMU(s)->primary_bus == l->root)) {
         l->found = s->s_accel;
         return 1;
     }
     return 0;
 }
 
+/* The accel SMMU serving root bus @root (NULL: any accel SMMU), or NULL. */
+static SMMUv3AccelState *accel_lookup(PCIBus *root)
+{
+    AccelLookup l = { .root = root };
+
+    object_child_foreach_recursive(object_get_root(), accel_find_smmu, &l);
+    return l.found;
+}
+
 /* The accel SMMU serving PCI bus @bus (its root complex's), or NULL. */
 static SMMUv3AccelState *accel_of_bus(PCIBus *bus)
 {
-    AccelBusLookup l = { .root = bus };
-
-    while (!pci_bus_is_root(l.root)) {
-        l.root = pci_get_bus(l.root->parent_dev);
+    while (!pci_bus_is_root(bus)) {
+        bus = pci_get_bus(bus->parent_dev);
     }
-    object_child_foreach_recursive(object_get_root(), accel_find_smmu_of_bus,
-                                   &l);
-    return l.found;
+    return accel_lookup(bus);
 }
 
 /*
@@ -1283,13 +1292,12 @@ static bool accel_hide_device(DeviceListener *l, const QDict *opts,
                               bool from_json, Error **errp)
 {
     const char *driver = qdict_get_try_str(opts, "driver");
-    const char *name = qdict_get_try_str(opts, "bus");
-    void *found[2] = { NULL, (void *)name };
+    AccelBusByName bus = { .name = qdict_get_try_str(opts, "bus") };
     ObjectClass *oc;
     SMMUv3AccelState *a;
 
     if (!phase_check(PHASE_MACHINE_READY) || !driver ||
-        (name && strchr(name, '/'))) {
+        (bus.name && strchr(bus.name, '/'))) {
         return false;
     }
     oc = module_object_class_by_name(driver);
@@ -1303,8 +1311,8 @@ static bool accel_hide_device(DeviceListener *l, const QDict *opts,
         return false;
     }
     qbus_walk_children(sysbus_get_default(), NULL, accel_find_bus_named,
-                       NULL, NULL, found);
-    a = found[0] ? accel_of_bus(PCI_BUS(found[0])) : NULL;
+                       NULL, NULL, &bus);
+    a = bus.found ? accel_of_bus(bus.found) : NULL;
     if (a) {
         accel_error_emulated(a, object_class_get_name(oc),
                              qdict_get_try_str(opts, "id") ?: driver, errp);
@@ -1435,17 +1443,9 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
     return true;
 }
 
-static int accel_find_smmu(Object *obj, void *opaque)
-{
-    SMMUv3State *s = (SMMUv3State *)object_dynamic_cast(obj, TYPE_ARM_SMMUV3);
-
-    return s && s->accel;
-}
-
 bool smmuv3_accel_present(void)
 {
-    return object_child_foreach_recursive(object_get_root(), accel_find_smmu,
-                                          NULL);
+    return accel_lookup(NULL) != NULL;
 }
 
 /* ---- operator view ----------------------------------------------------- */
