@@ -437,6 +437,7 @@ static const struct {
     { "IOMMU_VEVENTQ_ALLOC", { "EEXIST", "EINVAL", "ENOMEM" } },
     { "IOMMU_HW_QUEUE_ALLOC", { "EINVAL", "EFAULT", "EEXIST", "ENOMEM" } },
     { "IOMMU_HWPT_INVALIDATE", { "EIO", "EINVAL" } },
+    { "mmap", { "ENOMEM", "ENXIO" } },      /* the VINTF page's */
 };
 
 typedef struct Case {

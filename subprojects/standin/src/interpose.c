@@ -489,8 +489,9 @@ static void *iommufd_mmap(struct st_file *f, void *addr, size_t len, int prot, i
     struct st_obj *v = NULL;
     struct st_mmap *m;
     void *p;
-    int type = flags & MAP_TYPE;
+    int type = flags & MAP_TYPE, err;
 
+    st_count_ioctl(ST_CALL_MMAP);
     if (!len || (len & (st_page() - 1))) {
         errno = EINVAL;
         return MAP_FAILED;
@@ -510,6 +511,11 @@ static void *iommufd_mmap(struct st_file *f, void *addr, size_t len, int prot, i
     }
     if (!v || off != v->mmap_off || len != v->mmap_len) {
         errno = ENXIO;
+        return MAP_FAILED;
+    }
+    err = st_fault_check(ST_CALL_MMAP);
+    if (err) {
+        errno = err;
         return MAP_FAILED;
     }
     p = st_real_mmap(addr, len, prot, (flags & ~MAP_TYPE) | MAP_SHARED,

@@ -305,6 +305,8 @@ void st_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 const char *st_errno_name(int err);
 int st_errno_parse(const char *name);
 bool st_ioctl_known(const char *name);
+/* The name under which mmap() on an iommufd is counted and can be failed */
+#define ST_CALL_MMAP "mmap"
 char *st_dump_json(void);                    /* caller frees with g_free */
 void st_ctl_start(void);
 void st_note_leak_obj(struct st_obj *o);

@@ -7,6 +7,8 @@
  */
 #include "thelp.h"
 
+#include <errno.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static bool fault_listed(TJ *d, const char *ioctl, const char *err, int64_t call)
@@ -111,6 +113,32 @@ static void test_fault_ctl_every_call_until_clear(void)
     close(fd);
 }
 
+/* "mmap" names the mmap of a vIOMMU region: counted, and failed once */
+static void test_fault_ctl_mmap(void)
+{
+    TEnv e;
+    void *p;
+    TJ *d;
+    int64_t n0;
+
+    if (t_env_up(&e, 1, 0, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV)) {
+        d = t_dump();
+        n0 = tj_get_int(tj_get(d, "ioctls"), "mmap", 0);
+        tj_free(d);
+        T_REQUIRE(t_ctl_ok("fault mmap 1 ENOMEM"));
+        p = mmap(NULL, e.mlen, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, (off_t)e.moff);
+        g_assert_true(p == MAP_FAILED);
+        g_assert_cmpint(errno, ==, ENOMEM);
+        d = t_dump();
+        g_assert_cmpint(tj_get_int(tj_get(d, "ioctls"), "mmap", 0), ==, n0 + 1);
+        g_assert_cmpint(tj_len(tj_get(d, "mmaps")), ==, 0);
+        tj_free(d);
+        /* the next one works */
+        T_REQUIRE(t_env_map_page0(&e));
+    }
+    t_env_down(&e);
+}
+
 static void test_fault_ioctl_counts(void)
 {
     TEnv e;
@@ -139,6 +167,7 @@ int main(int argc, char **argv)
 {
     t_init(&argc, &argv);
     g_test_add_func("/fault/config_nth_2", test_fault_config_nth_2);
+    g_test_add_func("/fault/ctl_mmap", test_fault_ctl_mmap);
     g_test_add_func("/fault/config_nth_0_every_call", test_fault_config_nth_0_every_call);
     g_test_add_func("/fault/ctl_hw_queue_alloc_leaves_nothing",
                     test_fault_ctl_hw_queue_alloc_leaves_nothing);
