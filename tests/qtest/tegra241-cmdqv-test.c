@@ -730,6 +730,47 @@ static void test_register_model(void)
  * The only device unplugged with every queue live: all host objects go in
  * an order the kernel accepts; plugged again, the guest's queues resume.
  */
+/*
+ * The guest was promised CMDQV with 2 queues before any device (explicit
+ * properties); a hotplugged device on a host that cannot give that is
+ * refused by name, and nothing of it stays.
+ */
+static void test_hotplug_below_promise_refused(void)
+{
+    static const struct {
+        const char *conf, *want;
+    } hosts[] = {
+        { "[smmu smmu0]\ncmdqv_lvcmdqs = 1\n"
+          "[pci 0000:01:00.0]\nsmmu = smmu0\nsid = 0x100\nbar0 = 64K\n",
+          "smmu0: cmdqv-vcmdqs=2, but a VINTF of the host SMMU of "
+          "0000:01:00.0 holds 1 logical queues" },
+        { "[smmu smmu0]\ncmdqv = no\n"
+          "[pci 0000:01:00.0]\nsmmu = smmu0\nsid = 0x100\nbar0 = 64K\n",
+          "smmu0: cmdqv=on, but the host SMMU of 0000:01:00.0 has no CMDQV" },
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(hosts); i++) {
+        CmdqvGuest g;
+        QDict *r, *d;
+
+        cg_start_hotplug(&g, hosts[i].conf);
+        r = qtest_qmp(g.qts, "{'execute': 'device_add', 'arguments': "
+                      "{'driver': 'vfio-pci', 'id': 'dev0', 'bus': 'rp0',"
+                      " 'iommufd': 'iommufd0', 'sysfsdev': %s}}", g.sysfs);
+        g_assert_true(qdict_haskey(r, "error"));
+        g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(r, "error"),
+                                              "desc"), hosts[i].want));
+        qobject_unref(r);
+        d = standin_dump(g.host);
+        g_assert_cmpint(standin_count(d, "viommu"), ==, 0);
+        g_assert_cmpint(standin_count(d, "hwpt_nested"), ==, 0);
+        qobject_unref(d);
+        /* the guest still sees what it was promised */
+        g_assert_cmpint(query_vcmdqs(g.qts), ==, 2);
+        cg_stop(&g);
+    }
+}
+
 static void test_unplug_replug_live(void)
 {
     CmdqvGuest g;
@@ -837,6 +878,8 @@ int main(int argc, char **argv)
                    test_acpi_no_device_when_off);
     qtest_add_func("/tegra241-cmdqv/standin/kexec-reinit",
                    test_kexec_reinit);
+    qtest_add_func("/tegra241-cmdqv/standin/hotplug-below-promise-refused",
+                   test_hotplug_below_promise_refused);
     qtest_add_func("/tegra241-cmdqv/standin/unplug-replug-live",
                    test_unplug_replug_live);
     return g_test_run();
