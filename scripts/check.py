@@ -8,10 +8,10 @@ Test programs speak TAP (GLib's --tap); each test case counts once:
   - shell-level tests in tests/functional/*.sh (TAP on stdout).
 Ends with 'N passed, N failed[, N skipped]' and exits non-zero on any failure.
 
-With --asan (make check-asan): the project's qtests and the CMDQV guest test
-against the ASan + UBSan build in build/qemu-asan; every sanitizer report
-(QEMU's or a test program's, written under build/test-logs/asan/) counts as
-a failure.
+With --asan (make check-asan): the project's qtests, the CMDQV guest test and
+a short guest soak against the ASan + UBSan build in build/qemu-asan; every
+sanitizer report (QEMU's or a test program's, written under
+build/test-logs/asan/) counts as a failure.
 """
 import glob, json, os, re, shutil, subprocess, sys, time
 
@@ -22,8 +22,9 @@ QBUILD = os.environ.get("QEMU_BUILD", os.path.join(BUILD, "qemu-asan" if ASAN el
 NATIVE = os.path.join(BUILD, "native")
 LOGDIR = os.path.join(BUILD, "test-logs")
 SANDIR = os.path.join(LOGDIR, "asan")
-# The sanitizer build runs the guest test with the most moving parts.
-ASAN_FUNCTIONAL = ["guest-cmdqv.sh"]
+# The sanitizer build runs the guest test with the most moving parts, and
+# a short guest soak (reboots, SIGTERM mid-benchmark) for LeakSanitizer.
+ASAN_FUNCTIONAL = {"guest-cmdqv.sh": {}, "guest-soak.sh": {"QAC_SOAK_BOOTS": "6"}}
 # QEMU's own qtests that touch what the project changes. qom-test and
 # test-hmp walk every machine; Debian's +ds source lacks the boot ROMs of
 # some boards, so they run on the machines this project changes (virt*).
@@ -186,8 +187,10 @@ def functional():
         return
     for f in sorted(os.listdir(d)):
         if f.endswith(".sh") and (not ASAN or f in ASAN_FUNCTIONAL):
+            env = {"QAC_BUILD": BUILD, "QAC_TOP": TOP}
+            env.update(ASAN_FUNCTIONAL.get(f, {}) if ASAN else {})
             run("functional/" + f[:-3], ["bash", os.path.join(d, f)],
-                env={"QAC_BUILD": BUILD, "QAC_TOP": TOP}, cwd=TOP, timeout=1800)
+                env=env, cwd=TOP, timeout=1800)
 
 
 if ASAN:

@@ -33,6 +33,11 @@ tap_cleanup() {
     rm -rf "$work"
 }
 
+tap_skip() {    # tap_skip DESCRIPTION WHY: counted, not run
+    n=$((n + 1))
+    echo "ok $n - $1 # SKIP $2"
+}
+
 t() {   # t DESCRIPTION COMMAND...
     local d=$1; shift
     n=$((n + 1))
