@@ -1285,19 +1285,21 @@ static SMMUv3AccelState *accel_of_bus(PCIBus *bus)
  * before the device is made, naming it (qdev lets a DeviceListener's
  * hide_device hook fail an add). Cold-plugged ones are refused at
  * machine_done, which sees the machine's own defaults too. The bus is
- * found as qdev will: by name, or the first PCI bus when none is given.
- * A bus given by a QOM path is not looked up here.
+ * found as qdev will, by name or the first PCI bus when none is given; of
+ * a qdev path ("/gpex-pcihost/pcie.0", "/.../rp0") the last element
+ * names it (a bridge's secondary bus is named after the bridge's id).
  */
 static bool accel_hide_device(DeviceListener *l, const QDict *opts,
                               bool from_json, Error **errp)
 {
     const char *driver = qdict_get_try_str(opts, "driver");
     AccelBusByName bus = { .name = qdict_get_try_str(opts, "bus") };
+    g_auto(GStrv) elems = NULL;
+    const char *last = NULL;
     ObjectClass *oc;
     SMMUv3AccelState *a;
 
-    if (!phase_check(PHASE_MACHINE_READY) || !driver ||
-        (bus.name && strchr(bus.name, '/'))) {
+    if (!phase_check(PHASE_MACHINE_READY) || !driver) {
         return false;
     }
     oc = module_object_class_by_name(driver);
@@ -1309,6 +1311,15 @@ static bool accel_hide_device(DeviceListener *l, const QDict *opts,
     }
     if (!oc || !accel_class_is_emulated_endpoint(oc)) {
         return false;
+    }
+    if (bus.name && strchr(bus.name, '/')) {
+        elems = g_strsplit(bus.name, "/", -1);
+        for (int i = 0; elems[i]; i++) {
+            if (*elems[i]) {
+                last = elems[i];
+            }
+        }
+        bus.name = last;
     }
     qbus_walk_children(sysbus_get_default(), NULL, accel_find_bus_named,
                        NULL, NULL, &bus);

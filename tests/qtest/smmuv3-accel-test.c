@@ -529,6 +529,7 @@ static void test_emulated_endpoint_hotplug_refused(void)
         { "e1000e", "pcie.0" },
         { "e1000e", NULL },             /* the default bus */
         { "virtio-net", NULL },         /* an alias */
+        { "e1000e", "/gpex-pcihost/pcie.0" },   /* a qdev path */
     };
     Guest g;
     QDict *r, *d;
@@ -546,6 +547,8 @@ static void test_emulated_endpoint_hotplug_refused(void)
                       args);
         e = qdict_get_qdict(r, "error");
         g_assert_nonnull(e);
+        g_test_message("device_add %s on %s: %s", adds[i][0],
+                       adds[i][1] ?: "(default)", qdict_get_str(e, "desc"));
         g_assert_nonnull(strstr(qdict_get_str(e, "desc"), "smmu0: "));
         g_assert_nonnull(strstr(qdict_get_str(e, "desc"),
                                 " 'nic1' is an emulated PCI device; an "
