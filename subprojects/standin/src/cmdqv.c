@@ -15,6 +15,15 @@
  *     the first command after a quiet spell waits at most ~1 ms.
  * Every pass runs under the global lock, so ioctls (destroy in particular)
  * see the engine either before or after a command, never in the middle.
+ *
+ * The page is plain shared memory, so software can store anywhere in it.
+ * The hardware owns CONS (while the queue is enabled or still running),
+ * STATUS and GERROR, and the reserved offsets read as zero: the engine
+ * keeps a shadow of what the hardware owns and writes it back over any
+ * software store, for an allocated queue at each of its passes, for the
+ * rest of the page (reserved offsets, queues not allocated) at most once
+ * a millisecond.  The engine runs while any HW queue is allocated or any
+ * VINTF page is mapped.
  */
 #include "standin.h"
 
@@ -36,12 +45,24 @@
 #define GERROR_CMDQ_ERR (1u << 0)
 #define CONS_ERR_SHIFT  24
 #define CONS_ERR_MASK   (0x7fu << CONS_ERR_SHIFT)
+#define CONS_RD_MASK    0xfffffu       /* CMDQ_CONS.RD: index and wrap bit */
 #define CERROR_ILL      1
 #define CERROR_ABT      2
+#define CERROR_ATC_INV_SYNC 3
+#define Q_REGS_END      0x18            /* 0x18..0x7f of each queue: reserved */
+#define SCRUB_NS        1000000ll
 
 #define SPIN_NS     200000ll
 #define SLEEP_MIN   2000ll
 #define SLEEP_MAX   1000000ll
+
+/* What the hardware owns in one logical queue's page-0 registers */
+struct st_lvq_hw {
+    uint32_t cons;                   /* CONS_INDX: RD and ERR */
+    uint32_t status;                 /* STATUS.CMDQ_EN_OK */
+    uint32_t gerror;                 /* GERROR */
+    bool atc_timeout;                /* an ATC_INV timed out, no CMD_SYNC since */
+};
 
 struct st_vintf {
     bool used;
@@ -53,12 +74,17 @@ struct st_vintf {
     struct st_obj *viommu;
     struct st_obj *q[128];
     bool q_err[128];
+    struct st_lvq_hw hw[128];
 };
 
 static pthread_cond_t eng_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t eng_thread;
-static bool eng_started, eng_stop;
+static bool eng_started, eng_stop, eng_paused;
 static int nqueues;
+static int64_t last_scrub;
+static const uint8_t zero_page[VINTF_PAGE_SIZE];
+
+static int64_t now_ns(void);
 
 static inline uint32_t rd(uint8_t *page, unsigned lidx, unsigned reg)
 {
@@ -84,6 +110,7 @@ void st_cmdqv_init(void)
         }
         s->alloc_map = g_new0(uint32_t, s->vcmdqs);
         s->vcmdq_base = g_new0(uint64_t, s->vcmdqs);
+        s->vcmdq_gerror = g_new0(uint32_t, s->vcmdqs);
         /* VINTF0 belongs to the host kernel and is always in use */
         s->vintf[0].used = true;
         s->vintf[0].config = 1;
@@ -128,6 +155,8 @@ int st_vintf_alloc(struct st_smmu *s, int vmid)
         memset(vi->lvcmdq_err_map, 0, sizeof(vi->lvcmdq_err_map));
         memset(vi->q, 0, sizeof(vi->q));
         memset(vi->q_err, 0, sizeof(vi->q_err));
+        memset(vi->hw, 0, sizeof(vi->hw));
+        vi->viommu = NULL;
         return v;
     }
     return -ENOSPC;
@@ -142,8 +171,15 @@ void st_vintf_free(struct st_smmu *s, int idx)
     memset(vi->sid_match, 0, sizeof(vi->sid_match));
     memset(vi->sid_replace, 0, sizeof(vi->sid_replace));
     memset(vi->page0, 0, VINTF_PAGE_SIZE);
+    memset(vi->hw, 0, sizeof(vi->hw));
     vi->used = false;
+    vi->viommu = NULL;
     s->vintf_err_map &= ~(1ull << idx);
+}
+
+void st_vintf_set_viommu(struct st_smmu *s, int idx, struct st_obj *viommu)
+{
+    s->vintf[idx].viommu = viommu;
 }
 
 int st_vintf_fd(struct st_smmu *s, int idx)
@@ -179,6 +215,40 @@ static struct st_smmu *q_smmu(struct st_obj *q)
     return &st_host.smmu[q->viommu->smmu];
 }
 
+/*
+ * tegra241_vcmdq_hw_deinit() on a logical queue: CONFIG = 0 and wait for
+ * STATUS, a CMD_SYNC on the host's own queue (tegra241_vcmdq_hw_flush_timeout:
+ * it flushes a pending ATC_INV timeout), PROD = CONS = 0, BASE = 0,
+ * GERRORN = GERROR if they differ.  GERROR itself is the global VCMDQ's
+ * and is never reset.
+ */
+static void vcmdq_hw_deinit(struct st_smmu *s, struct st_vintf *vi, unsigned lidx, int gq)
+{
+    struct st_lvq_hw *hw = &vi->hw[lidx];
+
+    wr(vi->page0, lidx, Q_CONFIG, 0);
+    hw->status = 0;
+    wr(vi->page0, lidx, Q_STATUS, 0);
+    s->host_syncs++;
+    hw->atc_timeout = false;
+    wr(vi->page0, lidx, Q_PROD, 0);
+    hw->cons = 0;
+    wr(vi->page0, lidx, Q_CONS, 0);
+    s->vcmdq_base[gq] = 0;
+    hw->gerror = s->vcmdq_gerror[gq];
+    wr(vi->page0, lidx, Q_GERROR, hw->gerror);
+    if (rd(vi->page0, lidx, Q_GERRORN) != hw->gerror) {
+        wr(vi->page0, lidx, Q_GERRORN, hw->gerror);
+    }
+}
+
+/*
+ * tegra241_vintf_alloc_lvcmdq_user(): map the global VCMDQ to the logical
+ * queue (CMDQ_ALLOC_MAP), then tegra241_vcmdq_hw_init_user(): the deinit
+ * sequence above and BASE; user space does the enabling.  So a new queue
+ * shows the GERROR its global VCMDQ was left with (GERRORN equal to it),
+ * not zero.
+ */
 int st_hwq_init(struct st_obj *q)
 {
     struct st_smmu *s = q_smmu(q);
@@ -187,10 +257,8 @@ int st_hwq_init(struct st_obj *q)
 
     q->gq = q->viommu->vintf * s->lvcmdqs + lidx;
     s->alloc_map[q->gq] = 1u | (lidx << 1) | ((uint32_t)q->viommu->vintf << 15);
+    vcmdq_hw_deinit(s, vi, lidx, q->gq);
     s->vcmdq_base[q->gq] = q->pa | (__builtin_ctzll(q->length) - 4);
-    for (unsigned r = 0; r < 0x18; r += 4) {
-        wr(vi->page0, lidx, r, 0);
-    }
     vi->q[lidx] = q;
     vi->q_err[lidx] = false;
     nqueues++;
@@ -207,6 +275,7 @@ static void clear_err_maps(struct st_smmu *s, struct st_vintf *vi, int vidx, uns
     }
 }
 
+/* tegra241_vintf_destroy_lvcmdq_user(): hw_deinit, then unmap the LVCMDQ */
 void st_hwq_deinit(struct st_obj *q)
 {
     struct st_smmu *s = q_smmu(q);
@@ -217,15 +286,7 @@ void st_hwq_deinit(struct st_obj *q)
         return;
     }
     vi = &s->vintf[q->viommu->vintf];
-    /* CONFIG = 0 and wait for STATUS: the engine never runs mid-command here */
-    wr(vi->page0, lidx, Q_CONFIG, 0);
-    wr(vi->page0, lidx, Q_STATUS, 0);
-    /* a CMD_SYNC on the host's own queue */
-    s->host_syncs++;
-    wr(vi->page0, lidx, Q_PROD, 0);
-    wr(vi->page0, lidx, Q_CONS, 0);
-    s->vcmdq_base[q->gq] = 0;
-    wr(vi->page0, lidx, Q_GERRORN, rd(vi->page0, lidx, Q_GERROR));
+    vcmdq_hw_deinit(s, vi, lidx, q->gq);
     clear_err_maps(s, vi, q->viommu->vintf, lidx, q->gq);
     s->alloc_map[q->gq] = 0;
     vi->q[lidx] = NULL;
@@ -248,6 +309,10 @@ void st_hwq_regs(struct st_obj *q, uint32_t r[6])
     for (int i = 0; i < 6; i++) {
         r[i] = rd(vi->page0, q->index, i * 4);
     }
+    /* what the hardware owns, whatever software stored over it */
+    r[Q_CONS / 4] = vi->hw[q->index].cons;
+    r[Q_STATUS / 4] = vi->hw[q->index].status;
+    r[Q_GERROR / 4] = vi->hw[q->index].gerror;
 }
 
 /* --------------------------------------------------------------- engine */
@@ -263,63 +328,176 @@ static bool sid_lookup(struct st_vintf *vi, unsigned nsids, uint32_t vsid, uint3
     return false;
 }
 
+/*
+ * A command error: CONS stays at the command with CONS.ERR = @cerror,
+ * GERROR.CMDQ_ERR toggles, the queue's bit is set in its VINTF's
+ * LVCMDQ_ERR_MAP and in CMDQ_ERR_MAP, the VINTF's in VINTF_ERR_MAP, and the
+ * CMDQV raises its interrupt (handled at the end of the engine pass).
+ */
 static void raise_error(struct st_smmu *s, struct st_vintf *vi, int vidx, struct st_obj *q,
                         uint32_t cons_pos, unsigned cerror)
 {
     unsigned lidx = q->index;
-    struct iommu_vevent_tegra241_cmdqv ev;
+    struct st_lvq_hw *hw = &vi->hw[lidx];
 
     /*
      * The error state first, CONS.ERR last: a guest that sees CONS.ERR
      * while busy-polling CONS must find GERROR and the maps already set.
      */
-    wr(vi->page0, lidx, Q_GERROR, rd(vi->page0, lidx, Q_GERROR) ^ GERROR_CMDQ_ERR);
+    hw->gerror ^= GERROR_CMDQ_ERR;
+    s->vcmdq_gerror[q->gq] = hw->gerror;
+    wr(vi->page0, lidx, Q_GERROR, hw->gerror);
     vi->lvcmdq_err_map[lidx / 64] |= 1ull << (lidx % 64);
     s->cmdq_err_map[q->gq / 32] |= 1u << (q->gq % 32);
     s->vintf_err_map |= 1ull << vidx;
     vi->q_err[lidx] = true;
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    wr(vi->page0, lidx, Q_CONS, cons_pos | (cerror << CONS_ERR_SHIFT));
-    ev.lvcmdq_err_map[0] = vi->lvcmdq_err_map[0];
-    ev.lvcmdq_err_map[1] = vi->lvcmdq_err_map[1];
+    hw->cons = cons_pos | (cerror << CONS_ERR_SHIFT);
+    wr(vi->page0, lidx, Q_CONS, hw->cons);
     st_log(2, "vcmdq: hw_queue %u (vintf %d lvcmdq %u) stopped at CONS 0x%x: CERROR %u",
            q->id, vidx, lidx, cons_pos, cerror);
-    st_veventq_report(q->viommu, IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV, &ev, sizeof(ev));
+    s->irq = true;
+}
+
+/*
+ * tegra241_cmdqv_isr(): one interrupt; for every user VINTF whose bit is
+ * set in VINTF_ERR_MAP, tegra241_vintf_user_handle_error() reports one
+ * TEGRA241 vEVENT carrying that VINTF's whole LVCMDQ_ERR_MAP.  So errors
+ * raised together give one record with their bits merged, and a VINTF
+ * whose earlier error is not yet acknowledged is reported again.  The
+ * kernel clears nothing.
+ */
+static void cmdqv_isr(struct st_smmu *s)
+{
+    s->irq = false;
+    for (unsigned v = 1; v < s->vintfs; v++) {
+        struct st_vintf *vi = &s->vintf[v];
+        struct iommu_vevent_tegra241_cmdqv ev;
+
+        if (!(s->vintf_err_map & (1ull << v)) || !vi->used || !vi->viommu) {
+            continue;
+        }
+        ev.lvcmdq_err_map[0] = vi->lvcmdq_err_map[0];
+        ev.lvcmdq_err_map[1] = vi->lvcmdq_err_map[1];
+        st_veventq_report(vi->viommu, IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV, &ev, sizeof(ev));
+    }
+}
+
+/*
+ * Undo software stores to what the hardware owns in an allocated queue:
+ * STATUS and GERROR always, CONS while the queue runs.  While it is
+ * stopped (STATUS.CMDQ_EN_OK = 0) a store to CONS is taken, as the kernel's
+ * own tegra241_vcmdq_hw_deinit() relies on (CONS = 0 after disabling); its
+ * ERR field stays the hardware's.  True when anything was rewritten.
+ */
+static bool restore_hw_regs(struct st_vintf *vi, unsigned lidx)
+{
+    struct st_lvq_hw *hw = &vi->hw[lidx];
+    uint32_t cons = rd(vi->page0, lidx, Q_CONS);
+    bool did = false;
+
+    if (cons != hw->cons) {
+        if (!(hw->status & 1)) {
+            hw->cons = (cons & CONS_RD_MASK) | (hw->cons & CONS_ERR_MASK);
+        }
+        if (cons != hw->cons) {
+            wr(vi->page0, lidx, Q_CONS, hw->cons);
+        }
+        did = true;
+    }
+    if (rd(vi->page0, lidx, Q_STATUS) != hw->status) {
+        wr(vi->page0, lidx, Q_STATUS, hw->status);
+        did = true;
+    }
+    if (rd(vi->page0, lidx, Q_GERROR) != hw->gerror) {
+        wr(vi->page0, lidx, Q_GERROR, hw->gerror);
+        did = true;
+    }
+    return did;
+}
+
+/*
+ * The rest of a VINTF page: reserved offsets (0x18..0x7f of each queue and
+ * everything after the last logical queue) read as zero; a queue not
+ * allocated keeps STATUS 0 and its GERROR (its CONS, PROD, CONFIG and
+ * GERRORN are plain storage: nothing runs there).
+ */
+static void scrub_page(struct st_smmu *s, struct st_vintf *vi)
+{
+    size_t qend = (size_t)s->lvcmdqs * LVCMDQ_STRIDE;
+
+    for (unsigned l = 0; l < s->lvcmdqs; l++) {
+        uint8_t *r = vi->page0 + l * LVCMDQ_STRIDE + Q_REGS_END;
+
+        if (memcmp(r, zero_page, LVCMDQ_STRIDE - Q_REGS_END)) {
+            memset(r, 0, LVCMDQ_STRIDE - Q_REGS_END);
+        }
+        if (!vi->q[l]) {
+            if (rd(vi->page0, l, Q_STATUS) != vi->hw[l].status) {
+                wr(vi->page0, l, Q_STATUS, vi->hw[l].status);
+            }
+            if (rd(vi->page0, l, Q_GERROR) != vi->hw[l].gerror) {
+                wr(vi->page0, l, Q_GERROR, vi->hw[l].gerror);
+            }
+        }
+    }
+    if (qend < VINTF_PAGE_SIZE && memcmp(vi->page0 + qend, zero_page, VINTF_PAGE_SIZE - qend)) {
+        memset(vi->page0 + qend, 0, VINTF_PAGE_SIZE - qend);
+    }
+}
+
+/*
+ * What a guest-owned VINTF (HYP_OWN = 0) executes: the kernel's
+ * tegra241_guest_vcmdq_supports_cmd() (TLBI_NH_ASID, TLBI_NH_VA, ATC_INV)
+ * plus the CMD_SYNC it issues with CS = NONE (arm_smmu_cmdq_build_sync_cmd,
+ * arm_smmu_cmdq_needs_busy_polling).  TLBI_NH_ALL and TLBI_NH_VAA, which the
+ * SMMU's own queue takes, are illegal here.
+ */
+static bool guest_cmd_supported(uint8_t op)
+{
+    switch (op) {
+    case 0x11: case 0x12: case 0x40: case 0x46:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* One pass over one queue; true when anything happened. */
 static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct st_obj *q)
 {
     unsigned lidx = q->index;
-    uint32_t config = rd(vi->page0, lidx, Q_CONFIG);
-    uint32_t status = rd(vi->page0, lidx, Q_STATUS);
+    struct st_lvq_hw *hw = &vi->hw[lidx];
+    uint32_t config;
     unsigned log2n = __builtin_ctzll(q->length) - 4;
     uint32_t posmask = (2u << log2n) - 1, idxmask = (1u << log2n) - 1;
-    uint32_t prod, cons, gerror, gerrorn;
-    bool did = false;
+    uint32_t prod, cons, gerrorn;
+    bool did = restore_hw_regs(vi, lidx);
     unsigned budget = 1024;
 
     /* STATUS.CMDQ_EN_OK follows CONFIG.CMDQ_EN */
-    if ((config & 1) != (status & 1)) {
-        wr(vi->page0, lidx, Q_STATUS, (status & ~1u) | (config & 1));
+    config = rd(vi->page0, lidx, Q_CONFIG);
+    if ((config & 1) != (hw->status & 1)) {
+        hw->status = (hw->status & ~1u) | (config & 1);
+        wr(vi->page0, lidx, Q_STATUS, hw->status);
         did = true;
     }
     if (!(vi->config & 1) || !(s->alloc_map[q->gq] & 1) || !(config & 1)) {
         return did;
     }
-    gerror = rd(vi->page0, lidx, Q_GERROR);
     gerrorn = rd(vi->page0, lidx, Q_GERRORN);
-    if ((gerror ^ gerrorn) & GERROR_CMDQ_ERR) {
+    if ((hw->gerror ^ gerrorn) & GERROR_CMDQ_ERR) {
         return did;              /* stopped until GERRORN == GERROR */
     }
     if (vi->q_err[lidx]) {
         /* (chosen) the acknowledge clears the error maps and CONS.ERR */
         vi->q_err[lidx] = false;
         clear_err_maps(s, vi, vidx, lidx, q->gq);
-        wr(vi->page0, lidx, Q_CONS, rd(vi->page0, lidx, Q_CONS) & ~CONS_ERR_MASK);
+        hw->cons &= ~CONS_ERR_MASK;
+        wr(vi->page0, lidx, Q_CONS, hw->cons);
         did = true;
     }
-    cons = rd(vi->page0, lidx, Q_CONS) & posmask;
+    cons = hw->cons & posmask;
     prod = rd(vi->page0, lidx, Q_PROD) & posmask;
     while (cons != prod && budget--) {
         uint64_t cmd[2];
@@ -334,8 +512,12 @@ static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct s
         op = cmd[0] & 0xff;
         rec.op = op;
         rec.vmid = (vi->config >> 1) & 0xffff;
+        if (!guest_cmd_supported(op)) {
+            raise_error(s, vi, vidx, q, cons, CERROR_ILL);
+            return true;
+        }
         switch (op) {
-        case 0x10: case 0x11: case 0x12: case 0x13:
+        case 0x11: case 0x12:
             cmd[0] = (cmd[0] & ~(0xffffull << 32)) | ((uint64_t)rec.vmid << 32);
             rec.asid = (cmd[0] >> 48) & 0xffff;
             rec.addr = cmd[1] & ~0xfffull;
@@ -351,13 +533,29 @@ static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct s
             rec.sid = psid;
             rec.vmid = 0;
             rec.addr = cmd[1] & ~0xfffull;
+            /* fault "vcmdq_atc_inv": this invalidation's completion times out */
+            if (st_fault_check(ST_CALL_VCMDQ_ATC_INV)) {
+                hw->atc_timeout = true;
+            }
             break;
         }
         case 0x46:
             if (((cmd[0] >> 12) & 3) != 0) {    /* CS must be NONE */
                 ok = false;
+                break;
             }
             rec.vmid = 0;
+            /*
+             * An ATC_INV before this CMD_SYNC timed out: the queue stops
+             * with CONS at the CMD_SYNC and CERROR_ATC_INV_SYNC; after the
+             * acknowledge the CMD_SYNC runs again (and completes: the
+             * timeout was reported).
+             */
+            if (hw->atc_timeout) {
+                hw->atc_timeout = false;
+                raise_error(s, vi, vidx, q, cons, CERROR_ATC_INV_SYNC);
+                return true;
+            }
             break;
         default:
             ok = false;
@@ -369,6 +567,7 @@ static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct s
         st_record_vcmdq(&rec);
         q->executed++;
         cons = (cons + 1) & posmask;
+        hw->cons = cons;
         wr(vi->page0, lidx, Q_CONS, cons);
         did = true;
         prod = rd(vi->page0, lidx, Q_PROD) & posmask;
@@ -378,8 +577,15 @@ static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct s
 
 static bool engine_pass(void)
 {
-    bool did = false;
+    bool did = false, scrub = false;
 
+    if (eng_paused) {
+        return false;
+    }
+    if (now_ns() - last_scrub >= SCRUB_NS) {
+        scrub = true;
+        last_scrub = now_ns();
+    }
     for (int i = 0; i < st_host.nsmmu; i++) {
         struct st_smmu *s = &st_host.smmu[i];
 
@@ -397,6 +603,12 @@ static bool engine_pass(void)
                     did |= run_queue(s, vi, v, vi->q[l]);
                 }
             }
+            if (scrub) {
+                scrub_page(s, vi);
+            }
+        }
+        if (s->irq) {
+            cmdqv_isr(s);
         }
     }
     return did;
@@ -417,7 +629,7 @@ static void *engine(void *arg)
     (void)arg;
     pthread_mutex_lock(&st_lock);
     while (!eng_stop) {
-        if (!nqueues) {
+        if (!nqueues && !__atomic_load_n(&st_nmmaps, __ATOMIC_RELAXED)) {
             pthread_cond_wait(&eng_cond, &st_lock);
             last_work = now_ns();
             sleep_ns = 0;
@@ -450,6 +662,12 @@ static void *engine(void *arg)
     }
     pthread_mutex_unlock(&st_lock);
     return NULL;
+}
+
+void st_engine_pause(bool pause)
+{
+    eng_paused = pause;
+    st_engine_kick();
 }
 
 void st_engine_kick(void)
@@ -621,6 +839,15 @@ ssize_t st_veventq_read(struct st_file *f, void *buf, size_t n)
     if (!q) {
         return 0;
     }
+    /*
+     * iommufd_veventq_fops_read() on 7.0: a buffer smaller than one header
+     * is EINVAL (even with nothing queued), and so is a first record that
+     * does not fit.  6.17 to 6.19 return 0 for both.
+     */
+    if (st_kernel_at_least(700) && n < sizeof(struct iommufd_vevent_header)) {
+        errno = EINVAL;
+        return -1;
+    }
     while (q->evhead) {
         struct st_vevent *e = q->evhead;
         bool lost = e == &q->lost_hdr;
@@ -629,6 +856,9 @@ ssize_t st_veventq_read(struct st_file *f, void *buf, size_t n)
             break;
         }
         if (!lost && sizeof(e->hdr) + e->len > n - done) {
+            if (done == 0 && st_kernel_at_least(700)) {
+                rc = -EINVAL;
+            }
             break;
         }
         if (st_uwrite((uintptr_t)buf + done, &e->hdr, sizeof(e->hdr)) ||

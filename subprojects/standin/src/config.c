@@ -47,6 +47,30 @@ void st_config_defaults_smmu(struct st_smmu *s)
 
 static const char *cfg_file;
 
+static const struct { const char *name; int code; } kernels[] = {
+    { "6.17", 617 }, { "6.18", 618 }, { "6.19", 619 }, { "7.0", 700 },
+};
+
+int st_kernel_parse(const char *v)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(kernels); i++) {
+        if (!strcmp(v, kernels[i].name)) {
+            return kernels[i].code;
+        }
+    }
+    return 0;
+}
+
+const char *st_kernel_name(int k)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(kernels); i++) {
+        if (kernels[i].code == k) {
+            return kernels[i].name;
+        }
+    }
+    return "?";
+}
+
 static void __attribute__((noreturn)) cfg_die(int line, const char *field, const char *fmt, ...)
 {
     va_list ap;
@@ -194,6 +218,7 @@ int st_config_load(const char *path)
     memset(&st_host, 0, sizeof(st_host));
     memset(extra, 0, sizeof(extra));
     st_host.page_size = 4096;
+    st_host.kernel = ST_KERNEL_DEFAULT;
 
     f = fopen(path, "re");
     if (!f) {
@@ -308,6 +333,11 @@ int st_config_load(const char *path)
         case S_HOST:
             if (!strcmp(key, "page_size")) {
                 st_host.page_size = parse_pow2(line, key, val, 4096, 1ull << 30, true);
+            } else if (!strcmp(key, "kernel")) {
+                st_host.kernel = st_kernel_parse(val);
+                if (!st_host.kernel) {
+                    cfg_die(line, key, "'%s' is not a modelled kernel (6.17, 6.18, 6.19 or 7.0)", val);
+                }
             } else {
                 cfg_die(line, key, "unknown key in [host]");
             }
@@ -402,6 +432,20 @@ int st_config_load(const char *path)
     fclose(f);
     if (in_fault) {
         finish_fault(&pf);
+    }
+    /* STANDIN_KERNEL overrides [host] kernel, so one suite runs on every model */
+    {
+        const char *env = getenv("STANDIN_KERNEL");
+
+        if (env && *env) {
+            st_host.kernel = st_kernel_parse(env);
+            if (!st_host.kernel) {
+                fprintf(stderr, "standin: STANDIN_KERNEL: '%s' is not a modelled kernel "
+                        "(6.17, 6.18, 6.19 or 7.0)\n", env);
+                fflush(stderr);
+                _exit(78);
+            }
+        }
     }
     if (!st_host.nsmmu && st_host.npci) {
         smmu = &st_host.smmu[0];

@@ -36,6 +36,7 @@ const char *st_otype_name(enum st_otype t)
     case OT_HW_QUEUE: return "hw_queue";
     case OT_VEVENTQ: return "veventq";
     case OT_DEVICE: return "device";
+    case OT_TOMBSTONE: return "tombstone";
     default: return "none";
     }
 }
@@ -83,6 +84,10 @@ struct st_obj *st_obj_get(struct st_ictx *ctx, uint32_t id, enum st_otype type)
 {
     for (struct st_obj *o = ctx->objs; o; o = o->next) {
         if (o->id == id) {
+            /* a tombstone (XA_ZERO_ENTRY) reads back as nothing: ENOENT */
+            if (o->type == OT_TOMBSTONE) {
+                return NULL;
+            }
             return (type == OT_NONE || o->type == type) ? o : NULL;
         }
     }
@@ -148,7 +153,8 @@ static void vmid_free(struct st_obj *o)
     o->vmid = -1;
 }
 
-void st_destroy_obj(struct st_obj *o)
+/* The type's destroy op: what the object held is released; @o stays. */
+static void obj_teardown(struct st_obj *o)
 {
     switch (o->type) {
     case OT_IOAS:
@@ -188,7 +194,34 @@ void st_destroy_obj(struct st_obj *o)
     default:
         break;
     }
+}
+
+void st_destroy_obj(struct st_obj *o)
+{
+    obj_teardown(o);
     st_obj_free(o);
+}
+
+/*
+ * iommufd_object_tombstone_user(): destroy @o and leave its ID taken by a
+ * tombstone until the iommufd is released (iommufd_fops_release frees the
+ * tombstones with xa_destroy).  Used for a vDEVICE whose device is unbound
+ * (iommufd_device_remove_vdev).
+ */
+void st_tombstone_obj(struct st_obj *o)
+{
+    uint32_t id = o->id;
+    struct st_ictx *ctx = o->ctx;
+    struct st_obj *next = o->next;
+
+    obj_teardown(o);
+    g_free(o->pinned);
+    memset(o, 0, sizeof(*o));
+    o->id = id;
+    o->ctx = ctx;
+    o->next = next;
+    o->type = OT_TOMBSTONE;
+    o->vintf = o->sid_slot = o->gq = o->vmid = o->smmu = o->evfd = -1;
 }
 
 /* Last reference to an iommufd context gone: the kernel's release. */
@@ -202,6 +235,11 @@ void st_ictx_put(struct st_ictx *ctx)
         bool progress = false;
 
         for (struct st_obj *o = ctx->objs; o; o = o->next) {
+            if (o->type == OT_TOMBSTONE) {
+                st_obj_free(o);         /* xa_destroy() of the leftovers */
+                progress = true;
+                break;
+            }
             if (st_obj_holders(o, NULL, 0) == 0 && !(o->type == OT_VIOMMU && o->mmaps)) {
                 if (st_obj_is_viommu_family(o)) {
                     st_note_leak_obj(o);
@@ -228,7 +266,7 @@ void st_ictx_put(struct st_ictx *ctx)
 #define MAX_LIST 4096
 
 struct invrec {
-    uint32_t viommu, entry_num, done;
+    uint32_t viommu, entry_num, done, entry_num_out, batches;
     int err;
     uint32_t ncmds;
     uint64_t (*cmds)[2];
@@ -313,6 +351,7 @@ void st_note_fault(const char *ioctl, unsigned long call, int err)
 }
 
 void st_record_invalidation(uint32_t viommu, uint32_t entry_num, uint32_t done, int err,
+                            uint32_t entry_num_out, uint32_t batches,
                             const uint64_t (*cmds)[2], uint32_t ncmds)
 {
     struct invrec *r = &invs[ninv % MAX_INV];
@@ -321,6 +360,8 @@ void st_record_invalidation(uint32_t viommu, uint32_t entry_num, uint32_t done, 
     r->viommu = viommu;
     r->entry_num = entry_num;
     r->done = done;
+    r->entry_num_out = entry_num_out;
+    r->batches = batches;
     r->err = err;
     r->ncmds = ncmds;
     r->cmds = ncmds ? g_memdup2(cmds, sizeof(*cmds) * ncmds) : NULL;
@@ -508,20 +549,37 @@ static void dump_named(GString *s, const char *key, struct named *l, unsigned n,
 
 char *st_dump_json(void)
 {
-    GString *s = g_string_new("{\"objects\":[");
+    GString *s = g_string_new("{");
     bool first = true;
     unsigned start;
 
+    g_string_append_printf(s, "\"kernel\":\"%s\",\"objects\":[", st_kernel_name(st_host.kernel));
     for (struct st_ictx *c = st_ctxs; c; c = c->next) {
         if (c->released) {
             continue;
         }
         for (struct st_obj *o = c->objs; o; o = o->next) {
+            if (o->type == OT_TOMBSTONE) {
+                continue;
+            }
             if (!first) {
                 g_string_append_c(s, ',');
             }
             first = false;
             dump_obj(s, o);
+        }
+    }
+    g_string_append(s, "],\"tombstones\":[");
+    first = true;
+    for (struct st_ictx *c = st_ctxs; c; c = c->next) {
+        if (c->released) {
+            continue;
+        }
+        for (struct st_obj *o = c->objs; o; o = o->next) {
+            if (o->type == OT_TOMBSTONE) {
+                g_string_append_printf(s, "%s{\"id\":%u,\"ctx\":%d}", first ? "" : ",", o->id, c->serial);
+                first = false;
+            }
         }
     }
     g_string_append(s, "],\"ioctls\":{");
@@ -535,8 +593,10 @@ char *st_dump_json(void)
     for (unsigned i = start; i < ninv; i++) {
         struct invrec *r = &invs[i % MAX_INV];
 
-        g_string_append_printf(s, "%s{\"viommu\":%u,\"entry_num\":%u,\"done\":%u,\"errno\":%d,\"cmds\":[",
-                               i > start ? "," : "", r->viommu, r->entry_num, r->done, r->err);
+        g_string_append_printf(s, "%s{\"viommu\":%u,\"entry_num\":%u,\"done\":%u,\"errno\":%d,"
+                               "\"entry_num_out\":%u,\"batches\":%u,\"cmds\":[",
+                               i > start ? "," : "", r->viommu, r->entry_num, r->done, r->err,
+                               r->entry_num_out, r->batches);
         for (uint32_t k = 0; k < r->ncmds; k++) {
             uint32_t vmid, asid, sid;
             uint64_t addr;

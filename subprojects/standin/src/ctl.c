@@ -1,7 +1,8 @@
 /*
  * The control socket, $STANDIN_DIR/ctl.sock (INTERFACE.md): one request line
  * per connection, one JSON object and a newline back.
- *   dump | fault <IOCTL> <nth> <ERRNO> | fault-clear | event <BDF> <64 hex>
+ *   dump | fault <IOCTL> <nth> <ERRNO> [entry] | fault-clear | event <BDF> <64 hex>
+ *   | engine pause | engine resume
  */
 #include "standin.h"
 
@@ -61,6 +62,13 @@ static char *handle(char *line)
     }
     if (!strcmp(argv[0], "dump") && argc == 1) {
         return st_dump_json();
+    }
+    if (!strcmp(argv[0], "engine") && argc == 2 &&
+        (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume"))) {
+        /* hold the CMDQV engine between passes, to make things happen at once */
+        st_engine_pause(!strcmp(argv[1], "pause"));
+        st_log(2, "ctl: engine %s", argv[1]);
+        return g_strdup("{\"ok\":true}");
     }
     if (!strcmp(argv[0], "fault-clear") && argc == 1) {
         st_fault_clear();

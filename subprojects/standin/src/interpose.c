@@ -492,10 +492,17 @@ static void *iommufd_mmap(struct st_file *f, void *addr, size_t len, int prot, i
     int type = flags & MAP_TYPE, err;
 
     st_count_ioctl(ST_CALL_MMAP);
-    if (!len || (len & (st_page() - 1))) {
+    /*
+     * The mmap syscall rounds the length up to whole pages before
+     * iommufd_fops_mmap() sees the VMA, so its PAGE_ALIGNED(length) check
+     * always passes: a length that is not page aligned maps the region
+     * when it rounds up to the region's length.  Length 0: EINVAL.
+     */
+    if (!len) {
         errno = EINVAL;
         return MAP_FAILED;
     }
+    len = (len + st_page() - 1) & ~(size_t)(st_page() - 1);
     if (type != MAP_SHARED && type != MAP_SHARED_VALIDATE) {
         errno = EINVAL;
         return MAP_FAILED;
@@ -537,6 +544,7 @@ static void *iommufd_mmap(struct st_file *f, void *addr, size_t len, int prot, i
     v->mmaps++;
     f->ctx->refs++;
     __atomic_fetch_add(&st_nmmaps, 1, __ATOMIC_RELAXED);
+    st_engine_kick();          /* a mapped VINTF page is kept honest by the engine */
     st_log(3, "mmap vIOMMU %u region 0x%llx -> %p", v->id, (unsigned long long)off, p);
     return p;
 }

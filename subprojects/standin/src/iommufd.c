@@ -364,6 +364,7 @@ static int ioas_map_file(struct ucmd *u)
         }
     }
     proto.va = (uintptr_t)m;
+    proto.file = true;
     proto.own_map = m;
     proto.own_len = c->length;
     r = map_common(ioas, c->flags, c->length, (uint64_t *)&c->iova, &proto);
@@ -409,9 +410,22 @@ static int ioas_unmap(struct ucmd *u)
             return -EOVERFLOW;
         }
     }
-    /* check everything first: a refused UNMAP removes nothing */
-    for (struct st_area *a = ioas->areas; a; a = a->next) {
-        if (a->iova > last || a->iova + a->len - 1 < c->iova) {
+    /*
+     * iopt_unmap_iova_range(): the areas of the range in IOVA order, each
+     * unmapped as it is reached; an area locked by a HW queue's pin
+     * (area->num_locks) stops the walk with EBUSY, one the range cuts in
+     * part with ENOENT.  The areas before it stay unmapped, and
+     * iommufd_ioas_unmap() writes nothing back on an error (the caller's
+     * length is unchanged).
+     */
+    for (struct st_area **pp = &ioas->areas; *pp;) {
+        struct st_area *a = *pp;
+
+        if (a->iova > last) {
+            break;
+        }
+        if (a->iova + a->len - 1 < c->iova) {
+            pp = &a->next;
             continue;
         }
         if (a->pins) {
@@ -421,19 +435,11 @@ static int ioas_unmap(struct ucmd *u)
             return -ENOENT;
         }
         unmapped += a->len;
+        *pp = a->next;
+        area_free(a);
     }
     if (!unmapped && !all) {
         return -ENOENT;
-    }
-    for (struct st_area **pp = &ioas->areas; *pp;) {
-        struct st_area *a = *pp;
-
-        if (a->iova <= last && a->iova + a->len - 1 >= c->iova) {
-            *pp = a->next;
-            area_free(a);
-        } else {
-            pp = &a->next;
-        }
     }
     c->length = unmapped;
     return respond(u);
@@ -498,7 +504,22 @@ static int ioas_change_process(struct ucmd *u)
     if (c->__reserved) {
         return -EOPNOTSUPP;
     }
-    /* the process never changes under the stand-in: a no-op */
+    /*
+     * iommufd_ioas_change_process(): every area of every IOAS of the
+     * iommufd must be backed by a file (IOPT_ADDRESS_FILE, i.e. mapped with
+     * IOMMU_IOAS_MAP_FILE), else EINVAL.  The process never changes under
+     * the stand-in, so success moves nothing.
+     */
+    for (struct st_obj *o = u->ctx->objs; o; o = o->next) {
+        if (o->type != OT_IOAS) {
+            continue;
+        }
+        for (struct st_area *a = o->areas; a; a = a->next) {
+            if (!a->file) {
+                return -EINVAL;
+            }
+        }
+    }
     return 0;
 }
 
@@ -636,9 +657,10 @@ static int hwpt_alloc(struct ucmd *u)
     if (!dev) {
         return -ENOENT;
     }
+    /* iommufd_hwpt_alloc(): an unknown pt_id is EINVAL, not ENOENT */
     pt = st_obj_get(u->ctx, c->pt_id, OT_NONE);
     if (!pt) {
-        return -ENOENT;
+        return -EINVAL;
     }
     if (pt->type == OT_IOAS) {
         const uint32_t valid = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING |
@@ -685,11 +707,20 @@ static int hwpt_alloc(struct ucmd *u)
         struct iommu_hwpt_arm_smmuv3 ste;
         uint32_t cfg, eats;
 
+        /*
+         * iommufd_hwpt_alloc: the vIOMMU's SMMU first (EINVAL); then
+         * iommufd_viommu_alloc_hwpt_nested: flags, no data (EOPNOTSUPP);
+         * then arm_vsmmu_alloc_domain_nested: flags left after FAULT_ID_VALID
+         * (EOPNOTSUPP), iommu_copy_struct_from_user (type, length: EINVAL).
+         */
+        if (pt->smmu != dev->pci->smmu) {
+            return -EINVAL;
+        }
         if (c->flags & ~IOMMU_HWPT_FAULT_ID_VALID) {
             return -EOPNOTSUPP;
         }
-        if (pt->smmu != dev->pci->smmu) {
-            return -EINVAL;
+        if (!c->data_len) {
+            return -EOPNOTSUPP;
         }
         if (c->data_type != IOMMU_HWPT_DATA_ARM_SMMUV3 || c->data_len < sizeof(ste)) {
             return -EINVAL;
@@ -834,6 +865,7 @@ static int viommu_alloc(struct ucmd *u)
         }
         o = st_obj_new(u->ctx, OT_VIOMMU);
         o->vintf = vintf;
+        st_vintf_set_viommu(s, vintf, o);
         o->vtype = c->type;
         o->hwpt = hwpt;
         o->smmu = dev->pci->smmu;
@@ -1081,7 +1113,8 @@ static int veventq_alloc(struct ucmd *u)
     if (c->flags || c->__reserved || c->type == IOMMU_VEVENTQ_TYPE_DEFAULT) {
         return -EOPNOTSUPP;
     }
-    if (!c->veventq_depth) {
+    /* iommufd_veventq_alloc(): 7.0 also caps the depth (VEVENTQ_MAX_DEPTH) */
+    if (!c->veventq_depth || (st_kernel_at_least(700) && c->veventq_depth > (1u << 19))) {
         return -EINVAL;
     }
     viommu = st_obj_get(u->ctx, c->viommu_id, OT_VIOMMU);
@@ -1144,11 +1177,62 @@ static int vsid_to_sid(struct st_obj *viommu, uint32_t vsid, uint32_t *sid)
     return -EIO;
 }
 
+/* CMDQ_BATCH_ENTRIES (BITS_PER_LONG on arm64) - 1: arm_vsmmu_cache_invalidate's chunk */
+#define INV_CHUNK 63
+
+/*
+ * arm_vsmmu_convert_user_cmd(): force the VMID into TLBIs, turn
+ * TLBI_NSNH_ALL into NH_ALL of the VM's VMID, translate the vSID of
+ * ATC_INV / CFGI_CD / CFGI_CD_ALL (arm_vsmmu_vsid_to_sid: EIO when no
+ * vDEVICE has it); any other opcode is EIO.
+ */
+static int convert_user_cmd(struct st_obj *viommu, uint64_t cmd[2])
+{
+    uint8_t op = cmd[0] & 0xff;
+    uint32_t sid;
+
+    switch (op) {
+    case 0x30: /* TLBI_NSNH_ALL becomes NH_ALL of the VM's VMID */
+        cmd[0] = 0x10 | ((uint64_t)(viommu->vmid & 0xffff) << 32);
+        cmd[1] = 0;
+        return 0;
+    case 0x10: case 0x11: case 0x12: case 0x13:
+        cmd[0] &= ~(0xffffull << 32);
+        cmd[0] |= (uint64_t)(viommu->vmid & 0xffff) << 32;
+        return 0;
+    case 0x40: case 0x05: case 0x06:
+        if (vsid_to_sid(viommu, cmd[0] >> 32, &sid)) {
+            return -EIO;
+        }
+        cmd[0] = (cmd[0] & 0xffffffffull) | ((uint64_t)sid << 32);
+        return 0;
+    default:
+        return -EIO;
+    }
+}
+
+/*
+ * IOMMU_HWPT_INVALIDATE: iommufd_hwpt_invalidate() then, for a vIOMMU,
+ * arm_vsmmu_cache_invalidate():
+ *   - kzalloc of entry_num commands (ENOMEM above kmalloc's limit), then
+ *     iommu_copy_struct_from_full_user_array() copies the whole array
+ *     before any entry runs: wrong data type EINVAL, entry_num == 0 EINVAL,
+ *     a long entry with a non-zero tail E2BIG, a bad pointer EFAULT; all
+ *     with entry_num = 0 written back;
+ *   - then each entry is converted in turn and every CMDQ_BATCH_ENTRIES - 1
+ *     (63) converted entries, and at the end, are issued to the SMMU's queue
+ *     with a CMD_SYNC.  An entry refused at index k reports entry_num = k,
+ *     but the entries since the last chunk boundary (k / 63 * 63 .. k - 1)
+ *     were converted and never issued: the kernel's bug, modelled as is.
+ *     The dump's "done" is what was issued, "entry_num_out" what was
+ *     written back.
+ * A fault armed with an entry fails that entry the same way.
+ */
 static int hwpt_invalidate(struct ucmd *u)
 {
     struct iommu_hwpt_invalidate *c = u->cmd;
     struct st_obj *pt;
-    uint32_t done = 0, n = c->entry_num;
+    uint32_t issued = 0, out_num = 0, batches = 0, n = c->entry_num;
     uint64_t (*cmds)[2] = NULL;
     int rc = 0;
 
@@ -1156,7 +1240,14 @@ static int hwpt_invalidate(struct ucmd *u)
         rc = -EOPNOTSUPP;
         goto out;
     }
-    if (c->entry_num && (!c->data_uptr || !c->entry_len)) {
+    /*
+     * 7.0 (the 7.1 tree's iommufd_hwpt_invalidate; the version that added
+     * it is not known here) bounds entry_len by PAGE_SIZE and entry_num by
+     * IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX (1 << 19).
+     */
+    if (c->entry_num &&
+        (!c->data_uptr || !c->entry_len ||
+         (st_kernel_at_least(700) && (c->entry_len > st_host.page_size || c->entry_num > (1u << 19))))) {
         rc = -EINVAL;
         goto out;
     }
@@ -1173,60 +1264,68 @@ static int hwpt_invalidate(struct ucmd *u)
         rc = -EINVAL;
         goto out;
     }
-    if (c->data_type != IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3) {
+    /*
+     * kzalloc_objs(entry_num): above KMALLOC_MAX_SIZE (PAGE_SIZE <<
+     * MAX_PAGE_ORDER: 4 MiB on 4K pages, 32 MiB on 16K, 512 MiB on 64K)
+     * it fails; 7.0 never gets here with that many.
+     */
+    {
+        unsigned order = st_host.page_size >= 65536 ? 13 : st_host.page_size >= 16384 ? 11 : 10;
+
+        if ((uint64_t)n * 16 > (st_host.page_size << order)) {
+            rc = -ENOMEM;
+            goto out_rec;
+        }
+    }
+    /* iommu_copy_struct_from_full_user_array() */
+    if (c->data_type != IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 || !n) {
         rc = -EINVAL;
         goto out_rec;
     }
-    if (!n) {
-        goto out_rec;          /* (chosen) an empty array succeeds */
-    }
-    if (n > (1u << 20)) {
-        rc = -ENOMEM;
-        goto out_rec;
-    }
     cmds = g_malloc0_n(n, sizeof(*cmds));
-    for (uint32_t i = 0; i < n; i++) {
-        rc = st_copy_struct_from_user(cmds[i], 16, c->data_uptr + (uint64_t)c->entry_len * i, c->entry_len);
-        if (rc) {
+    if (c->entry_len == 16) {
+        if (st_uread(cmds, c->data_uptr, (size_t)n * 16)) {
+            rc = -EFAULT;
             goto out_rec;
         }
-    }
-    for (done = 0; done < n; done++) {
-        uint64_t *cmd = cmds[done];
-        uint8_t op = cmd[0] & 0xff;
-        uint32_t sid;
-
-        if (u->fail_entry == (long)done) {
-            rc = -u->fail_err;
-            goto out_rec;
-        }
-
-        switch (op) {
-        case 0x30: /* TLBI_NSNH_ALL becomes NH_ALL of the VM's VMID */
-            cmd[0] = 0x10 | ((uint64_t)(pt->vmid & 0xffff) << 32);
-            cmd[1] = 0;
-            break;
-        case 0x10: case 0x11: case 0x12: case 0x13:
-            cmd[0] &= ~(0xffffull << 32);
-            cmd[0] |= (uint64_t)(pt->vmid & 0xffff) << 32;
-            break;
-        case 0x40: case 0x05: case 0x06:
-            if (vsid_to_sid(pt, cmd[0] >> 32, &sid)) {
-                rc = -EIO;
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            rc = st_copy_struct_from_user(cmds[i], 16, c->data_uptr + (uint64_t)c->entry_len * i,
+                                          c->entry_len);
+            if (rc) {
                 goto out_rec;
             }
-            cmd[0] = (cmd[0] & 0xffffffffull) | ((uint64_t)sid << 32);
-            break;
-        default:
-            rc = -EIO;
-            goto out_rec;
         }
     }
+    {
+        uint32_t cur = 0, last = 0;
+
+        while (cur != n) {
+            if (u->fail_entry == (long)cur) {
+                rc = -u->fail_err;
+                break;
+            }
+            rc = convert_user_cmd(pt, cmds[cur]);
+            if (rc) {
+                break;
+            }
+            cur++;
+            if (cur != n && cur - last != INV_CHUNK) {
+                continue;
+            }
+            /* arm_smmu_cmdq_issue_cmdlist(..., cur - last, sync = true) */
+            issued = cur;
+            batches++;
+            last = cur;
+        }
+        out_num = cur;
+    }
 out_rec:
-    st_record_invalidation(pt->id, n, done, -rc, (const uint64_t (*)[2])cmds, done);
+    st_record_invalidation(pt->id, n, issued, -rc, out_num, batches,
+                           (const uint64_t (*)[2])cmds, issued);
     g_free(cmds);
 out:
-    c->entry_num = done;
+    c->entry_num = out_num;
     if (respond(u)) {
         return -EFAULT;
     }
@@ -1282,7 +1381,8 @@ static const struct op ops[] = {
     OP(IOMMU_VIOMMU_ALLOC, iommu_viommu_alloc, out_viommu_id, viommu_alloc),
     OP(IOMMU_VDEVICE_ALLOC, iommu_vdevice_alloc, virt_id, vdevice_alloc),
     OP(IOMMU_IOAS_CHANGE_PROCESS, iommu_ioas_change_process, __reserved, ioas_change_process),
-    OP(IOMMU_VEVENTQ_ALLOC, iommu_veventq_alloc, __reserved, veventq_alloc),
+    /* the kernel's table: min size offsetofend(out_veventq_fd) = 28 */
+    OP(IOMMU_VEVENTQ_ALLOC, iommu_veventq_alloc, out_veventq_fd, veventq_alloc),
     OP(IOMMU_HW_QUEUE_ALLOC, iommu_hw_queue_alloc, length, hw_queue_alloc),
 };
 

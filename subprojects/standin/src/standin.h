@@ -52,6 +52,8 @@ struct st_smmu {
     struct st_vintf *vintf;          /* [vintfs] */
     uint32_t *alloc_map;             /* CMDQ_ALLOC_MAP per global VCMDQ */
     uint64_t *vcmdq_base;            /* page-1 BASE per global VCMDQ */
+    uint32_t *vcmdq_gerror;          /* GERROR per global VCMDQ (never reset) */
+    bool irq;                        /* a queue error raised the CMDQV interrupt */
     uint32_t cmdq_err_map[4];        /* a bit per global VCMDQ in error */
     uint64_t vintf_err_map;          /* a bit per VINTF with a queue in error */
     uint8_t vmid_used[65536 / 8];
@@ -90,8 +92,16 @@ struct st_fault {
     long entry;          /* IOMMU_HWPT_INVALIDATE: fail at this entry; -1: the whole call */
 };
 
+/*
+ * The kernel version the stand-in models ([host] kernel, STANDIN_KERNEL),
+ * as major * 100 + minor: 617, 618, 619, 700.  Rules that differ between
+ * versions test st_kernel_at_least(); INTERFACE.md lists them.
+ */
+#define ST_KERNEL_DEFAULT 700
+
 struct st_host {
     uint64_t page_size;
+    int kernel;
     int nsmmu, npci;
     struct st_smmu smmu[ST_MAX_SMMUS];
     struct st_pci pci[ST_MAX_PCI];
@@ -105,6 +115,14 @@ extern char st_dir[4096];
 extern pthread_mutex_t st_lock;
 
 int st_config_load(const char *path);     /* exits 78 on error */
+/* "6.17" -> 617 ...; 0 for a version the stand-in does not model */
+int st_kernel_parse(const char *v);
+const char *st_kernel_name(int k);
+
+static inline bool st_kernel_at_least(int k)
+{
+    return st_host.kernel >= k;
+}
 void st_config_defaults_smmu(struct st_smmu *s);
 
 /* ---------------------------------------------------------------- objects */
@@ -119,6 +137,12 @@ enum st_otype {
     OT_HW_QUEUE,
     OT_VEVENTQ,
     OT_DEVICE,
+    /*
+     * What iommufd_object_tombstone_user() leaves in the object xarray: an
+     * ID that names nothing (ENOENT) and is not handed out again until the
+     * iommufd is released.  Never dumped as an object, never a leak.
+     */
+    OT_TOMBSTONE,
 };
 
 struct st_area {
@@ -129,6 +153,7 @@ struct st_area {
     size_t own_len;
     uint64_t huge;                   /* huge page size backing it, 0 if none */
     int pins;                        /* HW queues pinning it */
+    bool file;                       /* IOMMU_IOAS_MAP_FILE (IOPT_ADDRESS_FILE) */
     struct st_area *next;
 };
 
@@ -234,6 +259,7 @@ int st_obj_holders(struct st_obj *o, uint32_t *ids, int max);
 bool st_obj_is_viommu_family(struct st_obj *o);
 void st_ictx_put(struct st_ictx *ctx);
 void st_destroy_obj(struct st_obj *o);       /* type specific teardown, then free */
+void st_tombstone_obj(struct st_obj *o);     /* teardown, the ID stays taken (ENOENT) */
 
 /* --------------------------------------------------------------- ioctls */
 
@@ -281,6 +307,8 @@ int st_hwq_init(struct st_obj *q);            /* write alloc map + BASE */
 void st_hwq_deinit(struct st_obj *q);         /* the kernel's destroy sequence */
 void st_engine_kick(void);
 void st_engine_stop(void);
+void st_engine_pause(bool pause);             /* ctl "engine pause|resume" */
+void st_vintf_set_viommu(struct st_smmu *s, int idx, struct st_obj *viommu);
 void st_dump_cmdqv(GString *s);
 
 /* executed-command records */
@@ -307,6 +335,11 @@ int st_errno_parse(const char *name);
 bool st_ioctl_known(const char *name);
 /* The name under which mmap() on an iommufd is counted and can be failed */
 #define ST_CALL_MMAP "mmap"
+/*
+ * Not a call either: an ATC_INV executed by a VCMDQ.  A fault armed on it
+ * makes that ATC_INV time out (CERROR_ATC_INV_SYNC at the next CMD_SYNC).
+ */
+#define ST_CALL_VCMDQ_ATC_INV "vcmdq_atc_inv"
 char *st_dump_json(void);                    /* caller frees with g_free */
 void st_ctl_start(void);
 void st_note_leak_obj(struct st_obj *o);
@@ -314,7 +347,13 @@ void st_note_leak_mmap(uint64_t off);
 void st_note_freed(struct st_obj *o);
 void st_note_rejected_destroy(struct st_obj *o, int err);
 void st_note_fault(const char *ioctl, unsigned long call, int err);
+/*
+ * One IOMMU_HWPT_INVALIDATE on a vIOMMU: @entry_num asked for, @done
+ * issued to the hardware (in @batches chunks, each with a CMD_SYNC), @err,
+ * @entry_num_out written back; @cmds the @done issued commands.
+ */
 void st_record_invalidation(uint32_t viommu, uint32_t entry_num, uint32_t done, int err,
+                            uint32_t entry_num_out, uint32_t batches,
                             const uint64_t (*cmds)[2], uint32_t ncmds);
 const char *st_cmd_opname(uint8_t op);
 

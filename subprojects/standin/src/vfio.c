@@ -290,7 +290,15 @@ static int attach_hwpt(struct st_obj *dev, struct st_obj *h)
         if (h->smmu != dev->pci->smmu) {
             return -EINVAL;
         }
-        if (h->ste_s1) {
+        /*
+         * arm_smmu_attach_prepare_vmaster(): the device's vSID on this
+         * vIOMMU (iommufd_viommu_get_vdev_id, ENOENT without a vDEVICE).
+         * 6.17 and 6.18 need it for every nested domain; from 6.19 (commit
+         * 9f0b286fe401, "Allow attaching nested domain for GBPA cases") an
+         * abort or bypass vSTE (V=0 included: arm_smmu_validate_vste zeroes
+         * it, Cfg 0 = abort) attaches without one; S1 still needs it.
+         */
+        if (h->ste_s1 || !st_kernel_at_least(619)) {
             bool found = dev->vdev && dev->vdev->viommu == h->viommu;
 
             if (!found) {
@@ -366,11 +374,17 @@ void st_device_unbind(struct st_obj *dev)
 
     st_device_detach(dev);
     if (dev->vdev) {
-        /* the kernel destroys the vDEVICE together with its device */
+        /*
+         * iommufd_device_unbind -> iommufd_device_pre_destroy ->
+         * iommufd_device_remove_vdev: the kernel destroys a vDEVICE still on
+         * the device with iommufd_object_tombstone_user(), so its ID stays
+         * taken (IOMMU_DESTROY: ENOENT) and is not reused until the iommufd
+         * is released.
+         */
         struct st_obj *v = dev->vdev;
 
         st_note_freed(v);
-        st_destroy_obj(v);
+        st_tombstone_obj(v);
     }
     dev->pci->devobj = NULL;
     if (dev->df) {

@@ -258,8 +258,16 @@ static void test_veventq_read_returns_whole_records(void)
 
     if (evq_up(&s, 8)) {
         T_REQUIRE(inject(BDF0, 0x10) && inject(BDF0, 0x11) && inject(BDF0, 0x12));
-        /* a first record larger than the buffer: 0, nothing consumed */
-        g_assert_cmpint(read(s.qfd, buf, REC - 1), ==, 0);
+        /*
+         * a first record larger than the buffer, nothing consumed:
+         * iommufd_veventq_fops_read gives EINVAL on 7.0, 0 before
+         */
+        if (t_kernel() >= 700) {
+            g_assert_cmpint(read(s.qfd, buf, REC - 1), ==, -1);
+            g_assert_cmpint(errno, ==, EINVAL);
+        } else {
+            g_assert_cmpint(read(s.qfd, buf, REC - 1), ==, 0);
+        }
         /* room for two and a half */
         g_assert_cmpint(read(s.qfd, buf, 2 * REC + REC / 2), ==, 2 * REC);
         check_record(buf, 0, 0x10);

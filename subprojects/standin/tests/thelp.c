@@ -389,6 +389,21 @@ TJ *t_dump(void)
     return j;
 }
 
+int t_kernel(void)
+{
+    static int k = -1;
+
+    if (k < 0) {
+        TJ *d = t_dump();
+        const char *v = d ? tj_get_str(d, "kernel") : NULL;
+        unsigned maj, min;
+
+        k = v && sscanf(v, "%u.%u", &maj, &min) == 2 ? (int)(maj * 100 + min) : 0;
+        tj_free(d);
+    }
+    return k;
+}
+
 TJ *t_dump_obj(TJ *dump, uint32_t id)
 {
     TJ *objs = tj_get(dump, "objects");

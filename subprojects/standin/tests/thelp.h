@@ -100,6 +100,13 @@ uint64_t t_now_ns(void);
 char *t_ctl(const char *fmt, ...) G_GNUC_PRINTF(1, 2);   /* reply, g_free */
 bool t_ctl_ok(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 TJ *t_dump(void);                                   /* parsed dump, tj_free */
+/*
+ * The kernel version the stand-in models (dump "kernel"), as major * 100 +
+ * minor: 617, 618, 619, 700; 0 if the dump does not say.  Tests of rules
+ * that changed between versions branch on it, so the same program passes
+ * under every STANDIN_KERNEL.
+ */
+int t_kernel(void);
 TJ *t_dump_obj(TJ *dump, uint32_t id);              /* objects[] entry by id */
 int t_dump_count_type(TJ *dump, const char *type);
 bool t_holders_contain(TJ *obj, uint32_t id);
