@@ -315,10 +315,16 @@ static void test_hwpt_nested_vste_bad_eats_eio(void)
     t_env_down(&e);
 }
 
+/*
+ * arm_smmu_attach_prepare_vmaster(): an S1 vSTE needs the device's vDEVICE
+ * on the vIOMMU (ENOENT); abort and bypass do from 6.19 on, not before
+ * (test-kernel.c has the per-version rule in full).
+ */
 static void test_hwpt_attach_s1_needs_vdevice(void)
 {
     TEnv e;
     uint32_t s1 = 0, bypass = 0, abort_ = 0, out = 0;
+    int gbpa = t_kernel() >= 619 ? 0 : ENOENT;
     TJ *d;
 
     if (t_env_up(&e, 1, 0, IOMMU_VIOMMU_TYPE_ARM_SMMUV3)) {
@@ -330,10 +336,12 @@ static void test_hwpt_attach_s1_needs_vdevice(void)
         d = t_dump();
         g_assert_cmpint(tj_get_int(t_dump_obj(d, e.devid[0]), "attached", -1), ==, e.s2);
         tj_free(d);
-        T_OK(t_vfio_attach(e.dev[0], bypass, &out));
-        g_assert_cmpuint(out, ==, bypass);
-        T_OK(t_vfio_attach(e.dev[0], abort_, &out));
-        g_assert_cmpuint(out, ==, abort_);
+        if (T_ERR(t_vfio_attach(e.dev[0], bypass, &out), gbpa) && !gbpa) {
+            g_assert_cmpuint(out, ==, bypass);
+        }
+        if (T_ERR(t_vfio_attach(e.dev[0], abort_, &out), gbpa) && !gbpa) {
+            g_assert_cmpuint(out, ==, abort_);
+        }
         T_OK(t_vdevice_alloc(e.fd, e.viommu, e.devid[0], 0x10, NULL));
         T_OK(t_vfio_attach(e.dev[0], s1, &out));
         g_assert_cmpuint(out, ==, s1);
