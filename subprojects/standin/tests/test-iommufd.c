@@ -434,6 +434,129 @@ static void test_ioas_unmap_superset_returns_bytes_removed(void)
     ioas_down(&s);
 }
 
+/*
+ * iopt_unmap_iova_range(): the areas of the range are unmapped in IOVA
+ * order as they are reached; an area the range cuts in part stops the walk
+ * with ENOENT, and the areas before it stay unmapped.  iommufd_ioas_unmap()
+ * writes nothing back on an error: the caller's length is unchanged.
+ */
+static void test_ioas_unmap_cut_area_after_whole_ones_enoent(void)
+{
+    Ioas s;
+    struct iommu_ioas_unmap u = { .size = sizeof(u) };
+
+    if (ioas_up(&s, 1 << 20)) {
+        T_OK(t_ioas_map(s.fd, s.ioas, s.buf, 0x1000, 0x10000, FIXED_RW));
+        T_OK(t_ioas_map(s.fd, s.ioas, s.buf, 0x2000, 0x11000, FIXED_RW));
+        T_OK(t_ioas_map(s.fd, s.ioas, s.buf, 0x4000, 0x20000, FIXED_RW));
+        u.ioas_id = s.ioas;
+        u.iova = 0x10000;
+        u.length = 0x12000;                  /* cuts the area at 0x20000 */
+        T_ERR(t_ioctl(s.fd, IOMMU_IOAS_UNMAP, &u), ENOENT);
+        g_assert_cmphex(u.length, ==, 0x12000);
+        /* the two areas before it are gone, the cut one is whole */
+        T_OK(t_ioas_map(s.fd, s.ioas, s.buf, 0x3000, 0x10000, FIXED_RW));
+        T_ERR(t_ioas_map(s.fd, s.ioas, s.buf, 0x1000, 0x23000, FIXED_RW), EEXIST);
+    }
+    ioas_down(&s);
+}
+
+/*
+ * iopt_unmap_iova_range(): an area pinned by a HW queue (the internal
+ * access of iommufd_hw_queue_alloc_phys locks it: area->num_locks) stops
+ * the walk with EBUSY after the areas before it were unmapped; UNMAP of
+ * everything (iopt_unmap_all) alike.  Nothing is written back.
+ */
+static void test_ioas_unmap_pinned_area_after_unpinned_ebusy(void)
+{
+    TEnv e;
+    uint32_t q = 0;
+    uint8_t *x = t_alloc_aligned(0x10000, 0x10000);
+    struct iommu_ioas_unmap u = { .size = sizeof(u) };
+    uint64_t len = 0;
+    const uint64_t below = T_GUEST_IOVA - 0x100000, above = T_GUEST_IOVA + 0x100000;
+
+    if (t_env_up(&e, 1, 0x10000, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV)) {
+        T_OK(t_ioas_map(e.fd, e.ioas, x, 0x1000, below, FIXED_RW));
+        T_OK(t_ioas_map(e.fd, e.ioas, x, 0x1000, above, FIXED_RW));
+        T_OK(t_hwq_alloc(e.fd, e.viommu, IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV, 0, T_GUEST_IOVA,
+                         512, &q));
+        u.ioas_id = e.ioas;
+        u.iova = below;
+        u.length = above + 0x1000 - below;
+        T_ERR(t_ioctl(e.fd, IOMMU_IOAS_UNMAP, &u), EBUSY);
+        g_assert_cmphex(u.length, ==, above + 0x1000 - below);
+        /* the area below is unmapped, the pinned one and the one above stay */
+        T_OK(t_ioas_map(e.fd, e.ioas, x, 0x1000, below, FIXED_RW));
+        T_ERR(t_ioas_map(e.fd, e.ioas, x, 0x1000, T_GUEST_IOVA, FIXED_RW), EEXIST);
+        T_ERR(t_ioas_map(e.fd, e.ioas, x, 0x1000, above, FIXED_RW), EEXIST);
+        /* everything: the same walk */
+        u.iova = 0;
+        u.length = UINT64_MAX;
+        T_ERR(t_ioctl(e.fd, IOMMU_IOAS_UNMAP, &u), EBUSY);
+        g_assert_cmphex(u.length, ==, UINT64_MAX);
+        T_OK(t_ioas_map(e.fd, e.ioas, x, 0x1000, below, FIXED_RW));
+        T_ERR(t_ioas_map(e.fd, e.ioas, x, 0x1000, above, FIXED_RW), EEXIST);
+        /* unpinned, it all goes */
+        T_OK(t_destroy(e.fd, q));
+        T_OK(t_ioas_unmap(e.fd, e.ioas, 0, UINT64_MAX, &len));
+        g_assert_cmphex(len, ==, 0x1000 + 0x10000 + 0x1000);
+    }
+    t_env_down(&e);
+    t_free_aligned(x, 0x10000);
+}
+
+/* ------------------------------------------------------- CHANGE_PROCESS */
+
+static int map_file(int fd, uint32_t ioas, int mfd, uint64_t len, uint64_t iova)
+{
+    struct iommu_ioas_map_file m = {
+        .size = sizeof(m), .flags = FIXED_RW, .ioas_id = ioas, .fd = mfd,
+        .start = 0, .length = len, .iova = iova,
+    };
+
+    return t_ioctl(fd, IOMMU_IOAS_MAP_FILE, &m);
+}
+
+static int change_process(int fd)
+{
+    struct iommu_ioas_change_process c = { .size = sizeof(c) };
+
+    return t_ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &c);
+}
+
+/*
+ * iommufd_ioas_change_process(): every area of every IOAS of the iommufd
+ * must be file backed (IOPT_ADDRESS_FILE: mapped with IOMMU_IOAS_MAP_FILE),
+ * else EINVAL; with no area at all it succeeds.
+ */
+static void test_ioas_change_process_needs_map_file_areas(void)
+{
+    Ioas s;
+    uint32_t ioas2 = 0;
+    int mfd = memfd_create("t-change-process", MFD_CLOEXEC);
+    struct iommu_ioas_change_process c = { .size = sizeof(c), .__reserved = 1 };
+
+    T_REQUIRE(mfd >= 0 && ftruncate(mfd, 0x10000) == 0);
+    if (ioas_up(&s, 1 << 20)) {
+        T_ERR(t_ioctl(s.fd, IOMMU_IOAS_CHANGE_PROCESS, &c), EOPNOTSUPP);
+        T_OK(change_process(s.fd));                         /* no area */
+        T_OK(map_file(s.fd, s.ioas, mfd, 0x10000, 0x100000));
+        T_OK(change_process(s.fd));                         /* all file backed */
+        /* a user-VA area in another IOAS of the same iommufd */
+        T_OK(t_ioas_alloc(s.fd, &ioas2));
+        T_OK(t_ioas_map(s.fd, ioas2, s.buf, 0x1000, 0x200000, FIXED_RW));
+        T_ERR(change_process(s.fd), EINVAL);
+        T_OK(t_ioas_unmap(s.fd, ioas2, 0x200000, 0x1000, NULL));
+        T_OK(change_process(s.fd));
+        /* and in the same IOAS */
+        T_OK(t_ioas_map(s.fd, s.ioas, s.buf, 0x1000, 0x200000, FIXED_RW));
+        T_ERR(change_process(s.fd), EINVAL);
+    }
+    ioas_down(&s);
+    close(mfd);
+}
+
 /* -------------------------------------------------------------- DESTROY */
 
 static void test_destroy_unknown_enoent(void)
@@ -607,6 +730,12 @@ int main(int argc, char **argv)
     g_test_add_func("/ioas/unmap_partial_enoent", test_ioas_unmap_partial_enoent);
     g_test_add_func("/ioas/unmap_superset_returns_bytes_removed",
                     test_ioas_unmap_superset_returns_bytes_removed);
+    g_test_add_func("/ioas/unmap_cut_area_after_whole_ones_enoent",
+                    test_ioas_unmap_cut_area_after_whole_ones_enoent);
+    g_test_add_func("/ioas/unmap_pinned_area_after_unpinned_ebusy",
+                    test_ioas_unmap_pinned_area_after_unpinned_ebusy);
+    g_test_add_func("/ioas/change_process_needs_map_file_areas",
+                    test_ioas_change_process_needs_map_file_areas);
     g_test_add_func("/destroy/unknown_enoent", test_destroy_unknown_enoent);
     g_test_add_func("/destroy/ioas_held_by_hwpt_ebusy", test_destroy_ioas_held_by_hwpt_ebusy);
     g_test_add_func("/destroy/nest_parent_held_by_attached_device_ebusy",

@@ -8,6 +8,7 @@
 
 #include <endian.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define CFG_IDR0 0x090e761bu
@@ -841,6 +842,208 @@ static void test_invalidate_unaccepted_opcode_eio(void)
     t_env_down(&s.e);
 }
 
+/* n commands: TLBI_NH_ASID with ASID i, except entry @bad (-1: none), opcode 0x7f */
+static uint64_t (*inv_batch(uint32_t n, long bad))[2]
+{
+    uint64_t (*c)[2] = g_malloc0_n(n, 16);
+
+    for (uint32_t i = 0; i < n; i++) {
+        cmd_tlbi_nh_asid(c[i], 0, i);
+    }
+    if (bad >= 0) {
+        cmd_raw(c[bad], 0x7f);
+    }
+    return c;
+}
+
+static void check_last_inv(int64_t done, int64_t out, int64_t batches, int err)
+{
+    TJ *d = t_dump(), *rec = last_invalidation(d), *cmds = tj_get(rec, "cmds");
+
+    g_assert_cmpint(tj_get_int(rec, "done", -1), ==, done);
+    g_assert_cmpint(tj_get_int(rec, "entry_num_out", -1), ==, out);
+    g_assert_cmpint(tj_get_int(rec, "batches", -1), ==, batches);
+    g_assert_cmpint(tj_get_int(rec, "errno", -1), ==, err);
+    g_assert_cmpuint(tj_len(cmds), ==, done);
+    /* what was issued is the first @done entries, in order */
+    for (guint i = 0; i < tj_len(cmds); i += 31) {
+        g_assert_cmpint(tj_get_int(tj_at(cmds, i), "asid", -1), ==, i);
+    }
+    tj_free(d);
+}
+
+/*
+ * arm_vsmmu_cache_invalidate(): entries are converted one by one and issued
+ * to the SMMU's queue with a CMD_SYNC every CMDQ_BATCH_ENTRIES - 1 = 63
+ * entries and at the end.  All good: 130 entries go out in 3 batches.
+ */
+static void test_invalidate_issued_in_chunks_of_63(void)
+{
+    Inv s;
+    uint32_t n = 130;
+    uint64_t (*c)[2] = inv_batch(n, -1);
+
+    if (inv_up(&s)) {
+        T_OK(t_invalidate(s.e.fd, s.e.viommu, (const uint64_t (*)[2])c, &n));
+        g_assert_cmpuint(n, ==, 130);
+        check_last_inv(130, 130, 3, 0);
+    }
+    g_free(c);
+    t_env_down(&s.e);
+}
+
+/*
+ * arm_vsmmu_cache_invalidate(): entry 100 refused (EIO) reports
+ * entry_num = 100, but only the first chunk (0..62) reached the hardware:
+ * 63..99 were converted and dropped (the kernel's bug, modelled as is).
+ */
+static void test_invalidate_refused_entry_drops_its_chunk(void)
+{
+    Inv s;
+    uint32_t n = 130;
+    uint64_t (*c)[2] = inv_batch(n, 100);
+
+    if (inv_up(&s)) {
+        T_ERR(t_invalidate(s.e.fd, s.e.viommu, (const uint64_t (*)[2])c, &n), EIO);
+        g_assert_cmpuint(n, ==, 100);
+        check_last_inv(63, 100, 1, EIO);
+        /* refused at a chunk boundary: the chunk before it went out whole */
+        n = 130;
+        g_free(c);
+        c = inv_batch(n, 63);
+        T_ERR(t_invalidate(s.e.fd, s.e.viommu, (const uint64_t (*)[2])c, &n), EIO);
+        g_assert_cmpuint(n, ==, 63);
+        check_last_inv(63, 63, 1, EIO);
+    }
+    g_free(c);
+    t_env_down(&s.e);
+}
+
+/*
+ * The ctl fault "fault IOMMU_HWPT_INVALIDATE <nth> <errno> <entry>" fails
+ * that entry as arm_vsmmu_cache_invalidate() fails a refused one: entry_num
+ * = entry, the chunks before it issued, the rest of its chunk not.
+ */
+static void test_invalidate_fault_entry_follows_chunks(void)
+{
+    Inv s;
+    uint32_t n = 70;
+    uint64_t (*c)[2] = inv_batch(n, -1);
+
+    if (inv_up(&s)) {
+        T_REQUIRE(t_ctl_ok("fault IOMMU_HWPT_INVALIDATE 1 ETIMEDOUT 65"));
+        T_ERR(t_invalidate(s.e.fd, s.e.viommu, (const uint64_t (*)[2])c, &n), ETIMEDOUT);
+        g_assert_cmpuint(n, ==, 65);
+        check_last_inv(63, 65, 1, ETIMEDOUT);
+        T_REQUIRE(t_ctl_ok("fault IOMMU_HWPT_INVALIDATE 1 EIO 10"));
+        n = 70;
+        T_ERR(t_invalidate(s.e.fd, s.e.viommu, (const uint64_t (*)[2])c, &n), EIO);
+        g_assert_cmpuint(n, ==, 10);
+        check_last_inv(0, 10, 0, EIO);
+        T_REQUIRE(t_ctl_ok("fault-clear"));
+    }
+    g_free(c);
+    t_env_down(&s.e);
+}
+
+/*
+ * iommu_copy_struct_from_full_user_array() copies the whole array before
+ * arm_vsmmu_cache_invalidate() converts any entry: an array that runs into
+ * an unmapped page at entry 70 is EFAULT with entry_num = 0, nothing issued.
+ */
+static void test_invalidate_copy_fault_before_any_entry(void)
+{
+    Inv s;
+    long pg = sysconf(_SC_PAGESIZE);
+    uint8_t *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint32_t n;
+    uint64_t (*c)[2];
+
+    T_REQUIRE(m != MAP_FAILED);
+    munmap(m + pg, pg);
+    /* 70 entries ending 70 * 16 bytes into the hole */
+    c = (uint64_t (*)[2])(m + pg - 16 * 60);
+    for (int i = 0; i < 60; i++) {
+        cmd_tlbi_nh_asid(c[i], 0, i);
+    }
+    if (inv_up(&s)) {
+        n = 70;
+        T_ERR(t_invalidate(s.e.fd, s.e.viommu, (const uint64_t (*)[2])c, &n), EFAULT);
+        g_assert_cmpuint(n, ==, 0);
+        check_last_inv(0, 0, 0, EFAULT);
+        n = 60;
+        T_OK(t_invalidate(s.e.fd, s.e.viommu, (const uint64_t (*)[2])c, &n));
+        g_assert_cmpuint(n, ==, 60);
+    }
+    munmap(m, pg);
+    t_env_down(&s.e);
+}
+
+/* iommufd_hwpt_alloc(): a pt_id that names no object is EINVAL (not ENOENT) */
+static void test_hwpt_alloc_unknown_pt_einval(void)
+{
+    TEnv e;
+
+    if (t_env_up(&e, 1, 0, IOMMU_VIOMMU_TYPE_ARM_SMMUV3)) {
+        T_ERR(t_hwpt_parent(e.fd, e.devid[0], 999, NULL), EINVAL);
+        T_ERR(t_hwpt_nested(e.fd, e.devid[0], 999, STE0_V | STE0_CFG_BYPASS, 0, NULL), EINVAL);
+        /* an unknown device is still ENOENT (iommufd_get_device comes first) */
+        T_ERR(t_hwpt_parent(e.fd, 999, 998, NULL), ENOENT);
+    }
+    t_env_down(&e);
+}
+
+/*
+ * Closing the VFIO cdev unbinds the device (iommufd_device_unbind ->
+ * iommufd_device_pre_destroy -> iommufd_device_remove_vdev): a vDEVICE
+ * still on it is destroyed with iommufd_object_tombstone_user(), so its ID
+ * stays dead (IOMMU_DESTROY: ENOENT) and is not handed out again until the
+ * iommufd is released.  The vIOMMU is free to go.
+ */
+static void test_vdevice_of_unbound_device_leaves_dead_id(void)
+{
+    TEnv e;
+    uint32_t vd = 0, ids[4] = { 0 }, ioas2 = 0;
+    TJ *d;
+    bool listed = false;
+
+    if (!t_env_up(&e, 2, 0, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV)) {
+        t_env_down(&e);
+        return;
+    }
+    T_OK(t_vdevice_alloc(e.fd, e.viommu, e.devid[1], 0x20, &vd));
+    close(e.dev[1]);
+    e.dev[1] = -1;
+    T_ERR(t_destroy(e.fd, vd), ENOENT);
+    d = t_dump();
+    g_assert_null(t_dump_obj(d, vd));
+    for (guint i = 0; i < tj_len(tj_get(d, "tombstones")); i++) {
+        listed |= tj_get_int(tj_at(tj_get(d, "tombstones"), i), "id", -1) == vd;
+    }
+    g_assert_true(listed);
+    tj_free(d);
+    /* new objects never get the dead ID */
+    for (int i = 0; i < 4; i++) {
+        T_OK(t_ioas_alloc(e.fd, &ids[i]));
+        g_assert_cmpuint(ids[i], !=, vd);
+    }
+    /* its SID slot is free again and the vIOMMU no longer held */
+    T_OK(t_vdevice_alloc(e.fd, e.viommu, e.devid[0], 0x20, &vd));
+    T_OK(t_destroy(e.fd, vd));
+    T_OK(t_destroy(e.fd, e.viommu));
+    e.viommu = 0;
+    /* a new iommufd starts from 1 again */
+    t_env_down(&e);
+    {
+        int fd = t_iommufd();
+
+        T_REQUIRE(fd >= 0);
+        T_OK(t_ioas_alloc(fd, &ioas2));
+        g_assert_cmpuint(ioas2, ==, 1);
+        close(fd);
+    }
+}
+
 int main(int argc, char **argv)
 {
     t_init(&argc, &argv);
@@ -890,5 +1093,15 @@ int main(int argc, char **argv)
     g_test_add_func("/invalidate/unknown_vsid_eio_entry_num",
                     test_invalidate_unknown_vsid_eio_entry_num);
     g_test_add_func("/invalidate/unaccepted_opcode_eio", test_invalidate_unaccepted_opcode_eio);
+    g_test_add_func("/invalidate/issued_in_chunks_of_63", test_invalidate_issued_in_chunks_of_63);
+    g_test_add_func("/invalidate/refused_entry_drops_its_chunk",
+                    test_invalidate_refused_entry_drops_its_chunk);
+    g_test_add_func("/invalidate/fault_entry_follows_chunks",
+                    test_invalidate_fault_entry_follows_chunks);
+    g_test_add_func("/invalidate/copy_fault_before_any_entry",
+                    test_invalidate_copy_fault_before_any_entry);
+    g_test_add_func("/hwpt/alloc_unknown_pt_einval", test_hwpt_alloc_unknown_pt_einval);
+    g_test_add_func("/vdevice/of_unbound_device_leaves_dead_id",
+                    test_vdevice_of_unbound_device_leaves_dead_id);
     return g_test_run();
 }

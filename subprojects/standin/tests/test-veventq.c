@@ -115,6 +115,34 @@ static void test_veventq_depth_0_einval(void)
     evq_down(&s);
 }
 
+/*
+ * The kernel's ioctl table (iommufd/main.c, IOCTL_OP) gives
+ * IOMMU_VEVENTQ_ALLOC a minimum size of offsetofend(out_veventq_fd) = 28:
+ * a struct without __reserved is taken, one shorter is EINVAL.
+ */
+static void test_veventq_alloc_min_size_28(void)
+{
+    Evq s;
+    struct iommu_veventq_alloc a;
+
+    if (evq_up(&s, 0)) {
+        memset(&a, 0, sizeof(a));
+        a.size = 24;
+        a.viommu_id = s.e.viommu;
+        a.type = IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
+        a.veventq_depth = 4;
+        T_ERR(t_ioctl(s.e.fd, IOMMU_VEVENTQ_ALLOC, &a), EINVAL);
+        a.size = 28;
+        a.__reserved = 0x55;                 /* beyond the 28 bytes: not read */
+        if (T_OK(t_ioctl(s.e.fd, IOMMU_VEVENTQ_ALLOC, &a))) {
+            g_assert_cmpuint(a.out_veventq_id, !=, 0);
+            g_assert_cmpint(a.out_veventq_fd, >=, 0);
+            s.qfd = a.out_veventq_fd;
+        }
+    }
+    evq_down(&s);
+}
+
 static void test_veventq_unknown_viommu_enoent(void)
 {
     Evq s;
@@ -386,6 +414,7 @@ int main(int argc, char **argv)
                     test_veventq_alloc_bad_flags_type_eopnotsupp);
     g_test_add_func("/veventq/depth_0_einval", test_veventq_depth_0_einval);
     g_test_add_func("/veventq/fortified_reads", test_veventq_fortified_reads);
+    g_test_add_func("/veventq/alloc_min_size_28", test_veventq_alloc_min_size_28);
     g_test_add_func("/veventq/unknown_viommu_enoent", test_veventq_unknown_viommu_enoent);
     g_test_add_func("/veventq/second_of_same_type_eexist", test_veventq_second_of_same_type_eexist);
     g_test_add_func("/veventq/fd_is_cloexec", test_veventq_fd_is_cloexec);
