@@ -31,6 +31,12 @@ typedef struct {
     int evfd;
     int64_t vmid, vintf;
     int64_t total0;                     /* vcmdq_executed_total after set-up */
+    /*
+     * GERROR of each queue after set-up: the global VCMDQ's, kept from any
+     * earlier owner (tegra241_vcmdq_hw_init_user never resets it), so an
+     * error shows as a toggle from this value
+     */
+    uint32_t gerror0[NQ];
 } Eng;
 
 static int64_t executed_total(void);
@@ -76,6 +82,14 @@ static bool eng_up(Eng *s, unsigned log2n, bool evq)
     s->vintf = tj_get_int(t_dump_obj(d, s->e.viommu), "vintf", -1);
     tj_free(d);
     s->total0 = executed_total();
+    for (int q = 0; q < NQ; q++) {
+        s->gerror0[q] = t_qreg_read(s->e.page0, q, Q_GERROR);
+        if (t_qreg_read(s->e.page0, q, Q_GERRORN) != s->gerror0[q]) {
+            g_test_message("queue %d: a new queue has GERRORN != GERROR", q);
+            g_test_fail();
+            return false;
+        }
+    }
     return true;
 }
 
@@ -250,7 +264,7 @@ static void test_engine_ring_runs_with_substitution(void)
     eng_push(&s, 0, (const uint64_t (*)[2])cmds, 6);
     if (eng_drain(&s, 0)) {
         g_assert_cmphex(CONS_ERR(t_qreg_read(s.e.page0, 0, Q_CONS)), ==, 0);
-        g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERROR), ==, 0);
+        g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERROR), ==, s.gerror0[0]);
         d = t_dump();
         g_assert_cmpint(tj_get_int(d, "vcmdq_executed_total", -1), >=, total0 + 5);
         g_assert_cmpint(tj_get_int(t_dump_obj(d, s.q[0]), "executed", -1), >=, 5);
@@ -328,8 +342,8 @@ static void test_engine_illegal_command_stops_queue(void)
     g_assert_cmphex(cons & idx_mask(&s), ==, 1);
     g_assert_cmphex(CONS_ERR(cons), ==, 1);
     gerror = t_qreg_read(s.e.page0, 0, Q_GERROR);
-    g_assert_cmphex(gerror & GERROR_CMDQ_ERR, ==, 1);
-    g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERRORN) & GERROR_CMDQ_ERR, ==, 0);
+    g_assert_cmphex(gerror, ==, s.gerror0[0] ^ GERROR_CMDQ_ERR);
+    g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERRORN), ==, s.gerror0[0]);
     /* exactly one TEGRA241 vEVENTQ record with this queue's bit */
     g_assert_true(wait_readable(s.evfd));
     n = read_tegra_events(&s, maps, seqs, 8);
@@ -347,7 +361,7 @@ static void test_engine_illegal_command_stops_queue(void)
     /* the queue stays stopped */
     g_assert_false(t_qreg_wait(s.e.page0, 0, Q_CONS, idx_mask(&s), s.prod[0], 100, &cons));
     d = t_dump();
-    g_assert_cmphex(tj_get_int(t_dump_obj(d, s.q[0]), "gerror", -1) & 1, ==, 1);
+    g_assert_cmphex(tj_get_int(t_dump_obj(d, s.q[0]), "gerror", -1), ==, gerror);
     g_assert_cmphex(tj_get_int(t_dump_obj(d, s.q[0]), "cons", -1) & idx_mask(&s), ==, 1);
     tj_free(d);
     /* the guest's handler: rewrite the command as a CMD_SYNC, GERRORN = GERROR */
@@ -372,7 +386,7 @@ static void test_engine_illegal_command_stops_queue(void)
     eng_push(&s, 0, (const uint64_t (*)[2])cmds, 1);
     if (eng_wait_err(&s, 0, &cons)) {
         g_assert_cmphex(cons & idx_mask(&s), ==, (s.prod[0] - 1) & idx_mask(&s));
-        g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERROR) & 1, ==, 0);
+        g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERROR), ==, s.gerror0[0]);
         g_assert_true(wait_readable(s.evfd));
         n = read_tegra_events(&s, maps, seqs, 8);
         g_assert_cmpint(n, ==, 1);
@@ -404,7 +418,7 @@ static void test_engine_error_on_queue_1_reports_bit_1(void)
             }
             /* queue 0 untouched */
             g_assert_cmphex(CONS_ERR(t_qreg_read(s.e.page0, 0, Q_CONS)), ==, 0);
-            g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERROR), ==, 0);
+            g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERROR), ==, s.gerror0[0]);
         }
     }
     eng_down(&s);
@@ -608,6 +622,7 @@ static void test_engine_two_viommus_isolated(void)
     uint64_t offb = 0, lenb = 0, c[2][2];
     volatile uint8_t *pa = NULL, *pb = NULL;
     uint64_t *ra, *rb;
+    uint32_t gb0;
     TJ *d;
     int64_t total0 = executed_total();
 
@@ -632,6 +647,7 @@ static void test_engine_two_viommus_isolated(void)
     pa = e.page0;
     pb = mmap(NULL, lenb, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, offb);
     T_REQUIRE(pb != MAP_FAILED);
+    gb0 = t_qreg_read(pb, 0, Q_GERROR);
     ra = (uint64_t *)e.mem;
     rb = (uint64_t *)(e.mem + 0x1000);
     t_qreg_write(pa, 0, Q_CONFIG, 1);
@@ -685,9 +701,389 @@ static void test_engine_two_viommus_isolated(void)
     __sync_synchronize();
     t_qreg_write(pa, 0, Q_PROD, 4);
     g_assert_true(t_qreg_wait(pa, 0, Q_CONS, 0x7f << 24, 1 << 24, TIMEOUT_MS, NULL));
-    g_assert_cmphex(t_qreg_read(pb, 0, Q_GERROR), ==, 0);
+    g_assert_cmphex(t_qreg_read(pb, 0, Q_GERROR), ==, gb0);
     munmap((void *)pb, lenb);
     t_env_down(&e);
+}
+
+/* wait until CONS.ERR == @cerror; returns CONS */
+static bool eng_wait_cerror(Eng *s, int q, unsigned cerror, uint32_t *cons)
+{
+    if (!t_qreg_wait(s->e.page0, q, Q_CONS, 0x7f << 24, cerror << 24, TIMEOUT_MS, cons)) {
+        g_test_message("queue %d: CONS 0x%x, CONS.ERR never became %u", q, *cons, cerror);
+        g_test_fail();
+        return false;
+    }
+    return true;
+}
+
+static int64_t host_syncs(void)
+{
+    TJ *d = t_dump();
+    int64_t n = tj_get_int(tj_at(tj_get(d, "cmdqv"), 0), "host_syncs", -1);
+
+    tj_free(d);
+    return n;
+}
+
+/*
+ * STATUS and GERROR of the VINTF page are the hardware's (read-only to
+ * software): a store over them is undone by the engine within a few
+ * milliseconds (INTERFACE.md), on an allocated queue and on one that is not.
+ */
+static void test_engine_status_and_gerror_read_only(void)
+{
+    Eng s;
+    uint32_t v = 0, g0, g1;
+
+    if (eng_up(&s, 5, false) && eng_enable(&s, 0)) {
+        /* GERROR is whatever the global VCMDQ was left with (see below) */
+        g0 = t_qreg_read(s.e.page0, 0, Q_GERROR);
+        g1 = t_qreg_read(s.e.page0, 1, Q_GERROR);
+        g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERRORN), ==, g0);
+        t_qreg_write(s.e.page0, 0, Q_STATUS, 0);
+        t_qreg_write(s.e.page0, 0, Q_GERROR, g0 ^ 5);
+        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_STATUS, ~0u, 1, 100, &v));
+        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_GERROR, ~0u, g0, 100, &v));
+        /* queue 1 is allocated, not enabled */
+        t_qreg_write(s.e.page0, 1, Q_STATUS, 1);
+        t_qreg_write(s.e.page0, 1, Q_GERROR, g1 ^ 1);
+        g_assert_true(t_qreg_wait(s.e.page0, 1, Q_STATUS, ~0u, 0, 100, &v));
+        g_assert_true(t_qreg_wait(s.e.page0, 1, Q_GERROR, ~0u, g1, 100, &v));
+        /* and the queue was not stopped by the fake error */
+        {
+            uint64_t c[1][2];
+
+            cmd_tlbi_nh_asid(c[0], 0, 3);
+            eng_push(&s, 0, (const uint64_t (*)[2])c, 1);
+            eng_drain(&s, 0);
+        }
+    }
+    eng_down(&s);
+}
+
+/*
+ * CONS belongs to the hardware while the queue runs: a store while
+ * CMDQ_EN_OK is set is undone.  It does not let software skip commands.
+ */
+static void test_engine_cons_read_only_while_enabled(void)
+{
+    Eng s;
+    uint32_t v = 0;
+
+    if (eng_up(&s, 5, false) && eng_enable(&s, 0)) {
+        t_qreg_write(s.e.page0, 0, Q_CONS, 7);
+        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_CONS, ~0u, 0, 100, &v));
+    }
+    eng_down(&s);
+}
+
+/*
+ * A stopped queue (CMDQ_EN = 0 and CMDQ_EN_OK = 0) takes a store to CONS:
+ * the kernel's own tegra241_vcmdq_hw_deinit() writes CONS = 0 after
+ * disabling, and a VMM restoring a queue writes it before enabling.  The
+ * queue then starts at that CONS.
+ */
+static void test_engine_cons_writable_while_stopped(void)
+{
+    Eng s;
+    uint64_t c[4][2];
+    uint32_t v = 0;
+    TJ *d;
+    GPtrArray *ex;
+
+    if (!eng_up(&s, 5, false)) {
+        eng_down(&s);
+        return;
+    }
+    cmd_tlbi_nh_asid(c[0], 0, 1);             /* slots 0, 1: skipped */
+    cmd_tlbi_nh_asid(c[1], 0, 2);
+    cmd_tlbi_nh_asid(c[2], 0, 3);
+    cmd_sync(c[3], 0);
+    eng_push(&s, 0, (const uint64_t (*)[2])c, 4);
+    t_qreg_write(s.e.page0, 0, Q_CONS, 2);
+    /* it stays (longer than the engine takes to undo a store) */
+    g_assert_false(t_qreg_wait(s.e.page0, 0, Q_CONS, ~0u, 0, 50, &v));
+    g_assert_cmphex(v, ==, 2);
+    if (eng_enable(&s, 0) && eng_drain(&s, 0)) {
+        d = t_dump();
+        ex = executed(d, s.q[0], s.total0);
+        g_assert_cmpuint(ex->len, ==, 1);
+        if (ex->len == 1) {
+            g_assert_cmpint(tj_get_int(g_ptr_array_index(ex, 0), "asid", -1), ==, 3);
+        }
+        g_ptr_array_free(ex, TRUE);
+        tj_free(d);
+        /* disabled and stopped again: CONS is the software's once more */
+        t_qreg_write(s.e.page0, 0, Q_CONFIG, 0);
+        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_STATUS, 1, 0, TIMEOUT_MS, &v));
+        t_qreg_write(s.e.page0, 0, Q_CONS, 0);
+        g_assert_false(t_qreg_wait(s.e.page0, 0, Q_CONS, ~0u, 4, 50, &v));
+        g_assert_cmphex(v, ==, 0);
+    }
+    eng_down(&s);
+}
+
+/* Offsets 0x18..0x7f of each queue and everything after the last queue read as zero. */
+static void test_engine_reserved_offsets_read_zero(void)
+{
+    Eng s;
+    static const unsigned offs[] = { 0x18, 0x7c, 0x80 + 0x40, 0x100, 0x1000, 0xfffc };
+    uint32_t v = 0;
+
+    if (eng_up(&s, 5, false)) {
+        for (unsigned i = 0; i < G_N_ELEMENTS(offs); i++) {
+            t_qreg_write(s.e.page0, 0, offs[i], 0xdeadbeef);
+        }
+        for (unsigned i = 0; i < G_N_ELEMENTS(offs); i++) {
+            if (!t_qreg_wait(s.e.page0, 0, offs[i], ~0u, 0, 100, &v)) {
+                g_test_message("offset 0x%x still reads 0x%x", offs[i], v);
+                g_test_fail();
+            }
+        }
+        /* the software's registers are left alone */
+        t_qreg_write(s.e.page0, 1, Q_PROD, 3);
+        t_qreg_write(s.e.page0, 1, Q_GERRORN, s.gerror0[1] ^ 4);
+        g_assert_false(t_qreg_wait(s.e.page0, 1, Q_PROD, ~0u, 0, 50, &v));
+        g_assert_cmphex(t_qreg_read(s.e.page0, 1, Q_GERRORN), ==, s.gerror0[1] ^ 4);
+    }
+    eng_down(&s);
+}
+
+/*
+ * GERROR is the global VCMDQ's and is never reset: HW queue allocation
+ * (tegra241_vintf_alloc_lvcmdq_user -> tegra241_vcmdq_hw_init_user ->
+ * tegra241_vcmdq_hw_deinit) only sets GERRORN equal to it.  A queue whose
+ * error was never acknowledged comes back with GERROR = GERRORN = 1, and
+ * runs.
+ */
+static void test_engine_gerror_kept_across_hw_queue_realloc(void)
+{
+    Eng s;
+    uint64_t c[2][2];
+    uint32_t cons = 0;
+    TJ *d;
+
+    if (!eng_up(&s, 5, false) || !eng_enable(&s, 1)) {
+        eng_down(&s);
+        return;
+    }
+    cmd_raw(c[0], 0x7f);
+    eng_push(&s, 1, (const uint64_t (*)[2])c, 1);
+    if (eng_wait_err(&s, 1, &cons)) {
+        uint32_t g = s.gerror0[1] ^ GERROR_CMDQ_ERR;
+
+        g_assert_cmphex(t_qreg_read(s.e.page0, 1, Q_GERROR), ==, g);
+        g_assert_cmphex(t_qreg_read(s.e.page0, 1, Q_GERRORN), ==, s.gerror0[1]);
+        T_OK(t_destroy(s.e.fd, s.q[1]));
+        T_OK(t_hwq_alloc(s.e.fd, s.e.viommu, IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV, 1,
+                         T_GUEST_IOVA + RING_STRIDE, 16 << 5, &s.q[1]));
+        g_assert_cmphex(t_qreg_read(s.e.page0, 1, Q_GERROR), ==, g);
+        g_assert_cmphex(t_qreg_read(s.e.page0, 1, Q_GERRORN), ==, g);
+        g_assert_cmphex(t_qreg_read(s.e.page0, 1, Q_CONS), ==, 0);
+        g_assert_cmphex(t_qreg_read(s.e.page0, 1, Q_PROD), ==, 0);
+        d = t_dump();
+        g_assert_cmphex(tj_get_int(t_dump_obj(d, s.q[1]), "gerror", -1), ==, g);
+        g_assert_cmphex(tj_get_int(t_dump_obj(d, s.q[1]), "gerrorn", -1), ==, g);
+        tj_free(d);
+        s.prod[1] = 0;
+        cmd_tlbi_nh_asid(c[0], 0, 1);
+        cmd_sync(c[1], 0);
+        if (eng_enable(&s, 1)) {
+            eng_push(&s, 1, (const uint64_t (*)[2])c, 2);
+            eng_drain(&s, 1);
+        }
+    }
+    eng_down(&s);
+}
+
+/*
+ * tegra241_cmdqv_isr(): errors raised before the interrupt is handled give
+ * one TEGRA241 vEVENT per VINTF (tegra241_vintf_user_handle_error) carrying
+ * the merged LVCMDQ_ERR_MAP.  "engine pause" holds the engine so both
+ * queues fail in one pass.
+ */
+static void test_engine_errors_together_one_vevent(void)
+{
+    Eng s;
+    uint64_t c[1][2], maps[8][2];
+    uint32_t seqs[8], cons = 0;
+    int n;
+
+    if (!eng_up(&s, 5, true) || !eng_enable(&s, 0) || !eng_enable(&s, 1)) {
+        eng_down(&s);
+        return;
+    }
+    cmd_raw(c[0], 0x7f);
+    T_REQUIRE(t_ctl_ok("engine pause"));
+    eng_push(&s, 0, (const uint64_t (*)[2])c, 1);
+    eng_push(&s, 1, (const uint64_t (*)[2])c, 1);
+    T_REQUIRE(t_ctl_ok("engine resume"));
+    if (eng_wait_err(&s, 0, &cons) && eng_wait_err(&s, 1, &cons)) {
+        g_assert_true(wait_readable(s.evfd));
+        n = read_tegra_events(&s, maps, seqs, 8);
+        g_assert_cmpint(n, ==, 1);
+        if (n >= 1) {
+            g_assert_cmphex(maps[0][0], ==, 3);
+            g_assert_cmphex(maps[0][1], ==, 0);
+        }
+    }
+    eng_down(&s);
+}
+
+/*
+ * tegra241_cmdqv_isr() walks VINTF_ERR_MAP: a VINTF whose error is not yet
+ * acknowledged is reported again when another VINTF's queue fails.
+ */
+static void test_engine_unacked_vintf_reported_again(void)
+{
+    TEnv e;
+    uint32_t vb = 0, qa = 0, qb = 0, eva = 0, evb = 0;
+    uint64_t offb = 0, lenb = 0, c[2];
+    int fa = -1, fb = -1;
+    volatile uint8_t *pb = NULL;
+    uint8_t buf[8 * 24];
+    const struct iommu_vevent_tegra241_cmdqv *ev = (const void *)(buf + 8);
+
+    if (!t_env_up(&e, 2, 1 << 20, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV)) {
+        t_env_down(&e);
+        return;
+    }
+    T_OK(t_viommu_alloc(e.fd, IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV, e.devid[1], e.s2, &vb, &offb,
+                        &lenb));
+    T_OK(t_veventq_alloc(e.fd, e.viommu, IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV, 8, &eva, &fa));
+    T_OK(t_veventq_alloc(e.fd, vb, IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV, 8, &evb, &fb));
+    T_OK(t_hwq_alloc(e.fd, e.viommu, IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV, 0, T_GUEST_IOVA, 512,
+                     &qa));
+    T_OK(t_hwq_alloc(e.fd, vb, IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV, 0, T_GUEST_IOVA + 0x1000,
+                     512, &qb));
+    T_STOP_IF_FAILED();
+    T_REQUIRE(t_env_map_page0(&e));
+    pb = mmap(NULL, lenb, PROT_READ | PROT_WRITE, MAP_SHARED, e.fd, offb);
+    T_REQUIRE(pb != MAP_FAILED);
+    cmd_raw(c, 0x7f);
+    memcpy(e.mem, c, sizeof(c));
+    memcpy(e.mem + 0x1000, c, sizeof(c));
+    __sync_synchronize();
+    t_qreg_write(e.page0, 0, Q_CONFIG, 1);
+    t_qreg_write(pb, 0, Q_CONFIG, 1);
+    g_assert_true(t_qreg_wait(e.page0, 0, Q_STATUS, 1, 1, TIMEOUT_MS, NULL));
+    g_assert_true(t_qreg_wait(pb, 0, Q_STATUS, 1, 1, TIMEOUT_MS, NULL));
+    /* A fails: A gets one record */
+    t_qreg_write(e.page0, 0, Q_PROD, 1);
+    g_assert_true(wait_readable(fa));
+    g_assert_cmpint(read(fa, buf, sizeof(buf)), ==, 24);
+    g_assert_cmphex(le64toh(ev->lvcmdq_err_map[0]), ==, 1);
+    /* B fails while A is unacknowledged: one record each */
+    t_qreg_write(pb, 0, Q_PROD, 1);
+    g_assert_true(wait_readable(fb));
+    g_assert_cmpint(read(fb, buf, sizeof(buf)), ==, 24);
+    g_assert_cmphex(le64toh(ev->lvcmdq_err_map[0]), ==, 1);
+    g_assert_true(wait_readable(fa));
+    g_assert_cmpint(read(fa, buf, sizeof(buf)), ==, 24);
+    g_assert_cmphex(le64toh(ev->lvcmdq_err_map[0]), ==, 1);
+    /*
+     * once A has fixed its command (a CMD_SYNC in its place, as a guest's
+     * handler does) and acknowledged, B's next error is B's alone
+     */
+    cmd_sync(c, 0);
+    memcpy(e.mem, c, sizeof(c));
+    __sync_synchronize();
+    t_qreg_write(e.page0, 0, Q_GERRORN, t_qreg_read(e.page0, 0, Q_GERROR));
+    g_assert_true(t_qreg_wait(e.page0, 0, Q_CONS, ~0u, 1, TIMEOUT_MS, NULL));
+    t_qreg_write(pb, 0, Q_GERRORN, t_qreg_read(pb, 0, Q_GERROR));
+    g_assert_true(t_qreg_wait(pb, 0, Q_CONS, 0x7f << 24, 1 << 24, TIMEOUT_MS, NULL));
+    g_assert_true(wait_readable(fb));
+    g_assert_cmpint(read(fb, buf, sizeof(buf)), ==, 24);
+    g_assert_cmpint(read(fa, buf, sizeof(buf)), ==, 0);
+    munmap((void *)pb, lenb);
+    close(fa);
+    close(fb);
+    t_env_down(&e);
+}
+
+/*
+ * CERROR_ATC_INV_SYNC: an ATC_INV whose completion times out (the fault
+ * "vcmdq_atc_inv") is reported at the next CMD_SYNC: the queue stops with
+ * CONS at the CMD_SYNC and CONS.ERR = 3, GERROR toggles, a vEVENT; the
+ * commands before ran.  After the acknowledge the CMD_SYNC runs again and
+ * completes (__arm_smmu_cmdq_skip_err leaves it in place for this error).
+ */
+static void test_engine_atc_inv_timeout_cerror_atc_inv_sync(void)
+{
+    Eng s;
+    uint64_t c[3][2], maps[8][2];
+    uint32_t seqs[8], cons = 0;
+    TJ *d;
+    GPtrArray *ex;
+
+    if (!eng_up(&s, 5, true) || !eng_enable(&s, 0)) {
+        eng_down(&s);
+        return;
+    }
+    T_REQUIRE(t_ctl_ok("fault vcmdq_atc_inv 1 ETIMEDOUT"));
+    cmd_atc_inv(c[0], 0x10, 0x40000, 0);
+    cmd_tlbi_nh_asid(c[1], 0, 4);
+    cmd_sync(c[2], 0);
+    eng_push(&s, 0, (const uint64_t (*)[2])c, 3);
+    if (eng_wait_cerror(&s, 0, 3, &cons)) {
+        g_assert_cmphex(cons & idx_mask(&s), ==, 2);
+        g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERROR), ==, s.gerror0[0] ^ GERROR_CMDQ_ERR);
+        g_assert_true(wait_readable(s.evfd));
+        g_assert_cmpint(read_tegra_events(&s, maps, seqs, 8), ==, 1);
+        g_assert_cmphex(maps[0][0], ==, 1);
+        d = t_dump();
+        ex = executed(d, s.q[0], s.total0);
+        g_assert_cmpuint(ex->len, ==, 2);
+        g_ptr_array_free(ex, TRUE);
+        g_assert_nonnull(strstr(tj_get_str(tj_at(tj_get(d, "faults_injected"), 0), "ioctl"),
+                                "vcmdq_atc_inv"));
+        tj_free(d);
+        t_qreg_write(s.e.page0, 0, Q_GERRORN, t_qreg_read(s.e.page0, 0, Q_GERROR));
+        if (eng_drain(&s, 0)) {
+            g_assert_cmphex(CONS_ERR(t_qreg_read(s.e.page0, 0, Q_CONS)), ==, 0);
+        }
+    }
+    eng_down(&s);
+}
+
+/*
+ * An ATC_INV timeout with no CMD_SYNC after it is not reported; HW queue
+ * destroy flushes it with a CMD_SYNC on the host's own queue
+ * (tegra241_vcmdq_hw_flush_timeout), so the next owner of the queue does
+ * not see it.
+ */
+static void test_engine_atc_inv_timeout_flushed_at_destroy(void)
+{
+    Eng s;
+    uint64_t c[1][2];
+    uint32_t cons = 0;
+    int64_t syncs;
+
+    if (!eng_up(&s, 5, false) || !eng_enable(&s, 1)) {
+        eng_down(&s);
+        return;
+    }
+    T_REQUIRE(t_ctl_ok("fault vcmdq_atc_inv 1 ETIMEDOUT"));
+    cmd_atc_inv(c[0], 0x20, 0, 0);
+    eng_push(&s, 1, (const uint64_t (*)[2])c, 1);
+    if (!eng_drain(&s, 1)) {
+        eng_down(&s);
+        return;
+    }
+    syncs = host_syncs();
+    T_OK(t_destroy(s.e.fd, s.q[1]));
+    g_assert_cmpint(host_syncs(), ==, syncs + 1);
+    T_OK(t_hwq_alloc(s.e.fd, s.e.viommu, IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV, 1,
+                     T_GUEST_IOVA + RING_STRIDE, 16 << 5, &s.q[1]));
+    s.prod[1] = 0;
+    cmd_sync(c[0], 0);
+    if (eng_enable(&s, 1)) {
+        eng_push(&s, 1, (const uint64_t (*)[2])c, 1);
+        eng_drain(&s, 1);
+        g_assert_false(t_qreg_wait(s.e.page0, 1, Q_CONS, 0x7f << 24, 3 << 24, 20, &cons));
+    }
+    eng_down(&s);
 }
 
 int main(int argc, char **argv)
@@ -710,5 +1106,19 @@ int main(int argc, char **argv)
     g_test_add_func("/engine/error_without_veventq_still_stops",
                     test_engine_error_without_veventq_still_stops);
     g_test_add_func("/engine/two_viommus_isolated", test_engine_two_viommus_isolated);
+    g_test_add_func("/engine/status_and_gerror_read_only", test_engine_status_and_gerror_read_only);
+    g_test_add_func("/engine/cons_read_only_while_enabled",
+                    test_engine_cons_read_only_while_enabled);
+    g_test_add_func("/engine/cons_writable_while_stopped", test_engine_cons_writable_while_stopped);
+    g_test_add_func("/engine/reserved_offsets_read_zero", test_engine_reserved_offsets_read_zero);
+    g_test_add_func("/engine/gerror_kept_across_hw_queue_realloc",
+                    test_engine_gerror_kept_across_hw_queue_realloc);
+    g_test_add_func("/engine/errors_together_one_vevent", test_engine_errors_together_one_vevent);
+    g_test_add_func("/engine/unacked_vintf_reported_again",
+                    test_engine_unacked_vintf_reported_again);
+    g_test_add_func("/engine/atc_inv_timeout_cerror_atc_inv_sync",
+                    test_engine_atc_inv_timeout_cerror_atc_inv_sync);
+    g_test_add_func("/engine/atc_inv_timeout_flushed_at_destroy",
+                    test_engine_atc_inv_timeout_flushed_at_destroy);
     return g_test_run();
 }
