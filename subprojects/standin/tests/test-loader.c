@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 static const char *preload, *child, *configs, *rundir;
+/* STANDIN_KERNEL for the next child: NULL inherits ours, "" unsets it */
+static const char *child_kernel;
 
 typedef struct {
     int status;      /* exit status, or 128 + signal */
@@ -51,6 +53,11 @@ static bool run_child(const char *mode, const char *config, const char *dump, co
     if (dump) {
         env = g_environ_setenv(env, "STANDIN_DUMP", dump, TRUE);
     }
+    if (child_kernel && *child_kernel) {
+        env = g_environ_setenv(env, "STANDIN_KERNEL", child_kernel, TRUE);
+    } else if (child_kernel) {
+        env = g_environ_unsetenv(env, "STANDIN_KERNEL");
+    }
     memset(r, 0, sizeof(*r));
     ok = g_spawn_sync(NULL, argv, env, G_SPAWN_DEFAULT, NULL, NULL, &r->out, &r->err, &wstatus,
                       &err);
@@ -82,6 +89,7 @@ static const Bad bad[] = {
     { "bad-ioctl.conf", 7, "ioctl" },
     { "bad-section.conf", 3, NULL },
     { "bad-lvcmdqs.conf", 6, "cmdqv_lvcmdqs" },
+    { "bad-kernel.conf", 4, "kernel" },
 };
 
 static void test_malformed_config(gconstpointer data)
@@ -132,7 +140,8 @@ static void test_missing_config_file_exits_78(void)
 static void test_good_configs_load(void)
 {
     static const char *good[] = { "cmdqv.conf", "nocmdqv.conf", "nonest.conf", "twosmmu.conf",
-                                  "page4k.conf", "fault.conf", "good-sizes.conf" };
+                                  "page4k.conf", "fault.conf", "good-sizes.conf",
+                                  "kernel618.conf" };
 
     for (unsigned i = 0; i < G_N_ELEMENTS(good); i++) {
         Run r;
@@ -196,6 +205,70 @@ static bool leaks_have_type(TJ *leaks, const char *type)
         }
     }
     return false;
+}
+
+/* the "kernel" a child's dump names, run with @config and STANDIN_KERNEL = @env */
+static char *child_kernel_model(const char *config, const char *env, const char *tag)
+{
+    Run r;
+    char *dump = g_build_filename(rundir, tag, NULL), *k = NULL;
+    TJ *j;
+
+    unlink(dump);
+    child_kernel = env;
+    if (run_child("nop", config, dump, "kernel", &r)) {
+        g_assert_cmpint(r.status, ==, 0);
+        j = read_dump(dump);
+        k = g_strdup(tj_get_str(j, "kernel"));
+        tj_free(j);
+    }
+    child_kernel = NULL;
+    run_free(&r);
+    g_free(dump);
+    return k;
+}
+
+/* [host] kernel picks the model; without it the newest (7.0) */
+static void test_kernel_key_picks_the_model(void)
+{
+    char *k = child_kernel_model("kernel618.conf", "", "kernel-key.json");
+
+    g_assert_cmpstr(k, ==, "6.18");
+    g_free(k);
+    k = child_kernel_model("cmdqv.conf", "", "kernel-default.json");
+    g_assert_cmpstr(k, ==, "7.0");
+    g_free(k);
+}
+
+/* STANDIN_KERNEL overrides the host description's key */
+static void test_standin_kernel_overrides_the_key(void)
+{
+    char *k = child_kernel_model("kernel618.conf", "6.19", "kernel-env.json");
+
+    g_assert_cmpstr(k, ==, "6.19");
+    g_free(k);
+    k = child_kernel_model("cmdqv.conf", "6.17", "kernel-env2.json");
+    g_assert_cmpstr(k, ==, "6.17");
+    g_free(k);
+}
+
+/* a STANDIN_KERNEL the stand-in does not model stops the process: one line, status 78 */
+static void test_bad_standin_kernel_exits_78(void)
+{
+    Run r;
+
+    child_kernel = "7.1";
+    if (run_child("nop", "cmdqv.conf", NULL, "bad", &r)) {
+        g_assert_cmpint(r.status, ==, 78);
+        g_assert_cmpstr(r.out, ==, "");
+        if (!g_str_has_prefix(r.err, "standin: STANDIN_KERNEL: '7.1' ")) {
+            g_test_message("stderr '%s'", r.err);
+            g_test_fail();
+        }
+        g_assert_cmpint(strchr(r.err, '\n') - r.err + 1, ==, (int)strlen(r.err));
+    }
+    child_kernel = NULL;
+    run_free(&r);
 }
 
 static void test_dump_at_exit_reports_leaks(void)
@@ -278,6 +351,10 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/loader/missing_config_file_exits_78", test_missing_config_file_exits_78);
     g_test_add_func("/loader/good_configs_load", test_good_configs_load);
+    g_test_add_func("/loader/kernel_key_picks_the_model", test_kernel_key_picks_the_model);
+    g_test_add_func("/loader/standin_kernel_overrides_the_key",
+                    test_standin_kernel_overrides_the_key);
+    g_test_add_func("/loader/bad_standin_kernel_exits_78", test_bad_standin_kernel_exits_78);
     g_test_add_func("/loader/unset_config_is_inert", test_unset_config_is_inert);
     g_test_add_func("/loader/dump_at_exit_reports_leaks", test_dump_at_exit_reports_leaks);
     g_test_add_func("/loader/dump_at_exit_clean_run_has_no_leaks",

@@ -2,8 +2,9 @@
  * standin-ctl: command-line client of the stand-in's control socket.
  *
  *   standin-ctl [-d STANDIN_DIR] [-r] dump
- *   standin-ctl [-d STANDIN_DIR] fault IOCTL NTH ERRNO
+ *   standin-ctl [-d STANDIN_DIR] fault IOCTL NTH ERRNO [ENTRY]
  *   standin-ctl [-d STANDIN_DIR] fault-clear
+ *   standin-ctl [-d STANDIN_DIR] engine pause|resume
  *   standin-ctl [-d STANDIN_DIR] event BDF HEX64
  *   standin-ctl [-d STANDIN_DIR] [-r] leaks
  *
@@ -25,8 +26,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: standin-ctl [-d STANDIN_DIR] [-r] dump\n"
-            "       standin-ctl [-d STANDIN_DIR] fault IOCTL NTH ERRNO\n"
+            "       standin-ctl [-d STANDIN_DIR] fault IOCTL NTH ERRNO [ENTRY]\n"
             "       standin-ctl [-d STANDIN_DIR] fault-clear\n"
+            "       standin-ctl [-d STANDIN_DIR] engine pause|resume\n"
             "       standin-ctl [-d STANDIN_DIR] event BDF HEX64\n"
             "       standin-ctl [-d STANDIN_DIR] [-r] leaks\n"
             "exit: 0 ok, 1 refused (or leaks found), 2 no answer, 64 usage\n");
@@ -196,6 +198,11 @@ int main(int argc, char **argv)
         leaks = 1;
     } else if (!strcmp(argv[0], "fault") && argc == 4) {
         snprintf(line, sizeof(line), "fault %s %s %s", argv[1], argv[2], argv[3]);
+    } else if (!strcmp(argv[0], "fault") && argc == 5) {
+        snprintf(line, sizeof(line), "fault %s %s %s %s", argv[1], argv[2], argv[3], argv[4]);
+    } else if (!strcmp(argv[0], "engine") && argc == 2 &&
+               (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume"))) {
+        snprintf(line, sizeof(line), "engine %s", argv[1]);
     } else if (!strcmp(argv[0], "fault-clear") && argc == 1) {
         snprintf(line, sizeof(line), "fault-clear");
     } else if (!strcmp(argv[0], "event") && argc == 3) {
