@@ -621,6 +621,17 @@ static int get_hw_info(struct ucmd *u)
 
 /* ------------------------------------------------------------- HWPT */
 
+/*
+ * __iommu_copy_struct_from_user() in the 7.1 tree refuses driver data
+ * longer than the kernel's struct (EINVAL) instead of checking that the
+ * tail is zero; which release changed it is not known here, so 7.0 only.
+ * Before, copy_struct_from_user takes a zero tail and gives E2BIG otherwise.
+ */
+static bool user_data_too_long(uint32_t len, size_t ksize)
+{
+    return st_kernel_at_least(700) && len > ksize;
+}
+
 #define STE0_V          (1ull << 0)
 #define STE0_CFG_SHIFT  1
 #define STE0_ALLOWED    (STE0_V | (7ull << 1) | (3ull << 4) | (((1ull << 46) - 1) << 6) | (0x1full << 59))
@@ -722,7 +733,8 @@ static int hwpt_alloc(struct ucmd *u)
         if (!c->data_len) {
             return -EOPNOTSUPP;
         }
-        if (c->data_type != IOMMU_HWPT_DATA_ARM_SMMUV3 || c->data_len < sizeof(ste)) {
+        if (c->data_type != IOMMU_HWPT_DATA_ARM_SMMUV3 || c->data_len < sizeof(ste) ||
+            user_data_too_long(c->data_len, sizeof(ste))) {
             return -EINVAL;
         }
         r = st_copy_struct_from_user(&ste, sizeof(ste), c->data_uptr, c->data_len);
@@ -852,7 +864,8 @@ static int viommu_alloc(struct ucmd *u)
         struct iommu_viommu_tegra241_cmdqv data;
         int vintf;
 
-        if (c->data_len < sizeof(data)) {
+        /* tegra241_cmdqv_init_vintf_user: no data, or iommu_copy_struct_from_user */
+        if (c->data_len < sizeof(data) || user_data_too_long(c->data_len, sizeof(data))) {
             return -EINVAL;
         }
         r = st_copy_struct_from_user(&data, sizeof(data), c->data_uptr, c->data_len);

@@ -163,6 +163,43 @@ static void test_kernel_invalidate_entry_num_above_max(void)
     t_env_down(&e);
 }
 
+/*
+ * __iommu_copy_struct_from_user() in the 7.1 tree: driver data longer than
+ * the kernel's struct is EINVAL (7.0 in the stand-in); before, a zero tail
+ * is taken and a non-zero one is E2BIG (copy_struct_from_user).  Nested
+ * vSTE (arm_vsmmu_alloc_domain_nested) and TEGRA241 vIOMMU data
+ * (tegra241_cmdqv_init_vintf_user) alike.
+ */
+static void test_kernel_driver_data_longer_than_struct(void)
+{
+    TEnv e;
+    uint64_t data[3] = { STE0_V | STE0_CFG_BYPASS, 0, 0 };
+    uint32_t id = 0;
+    bool v70 = t_kernel() >= 700;
+    struct iommu_viommu_alloc a = { .size = sizeof(a) };
+
+    if (t_env_up(&e, 1, 0, 0)) {
+        T_OK(t_viommu_alloc(e.fd, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, e.devid[0], e.s2, &e.viommu,
+                            NULL, NULL));
+        T_ERR(t_hwpt_alloc(e.fd, e.devid[0], e.viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, data,
+                           sizeof(data), &id), v70 ? EINVAL : 0);
+        data[2] = 1;
+        T_ERR(t_hwpt_alloc(e.fd, e.devid[0], e.viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, data,
+                           sizeof(data), NULL), v70 ? EINVAL : E2BIG);
+        T_OK(t_hwpt_alloc(e.fd, e.devid[0], e.viommu, 0, IOMMU_HWPT_DATA_ARM_SMMUV3, data, 16,
+                          NULL));
+        /* a TEGRA241 vIOMMU's data: 16 bytes in, offset and length out */
+        memset(data, 0, sizeof(data));
+        a.dev_id = e.devid[0];
+        a.hwpt_id = e.s2;
+        a.type = IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV;
+        a.data_uptr = (uintptr_t)data;
+        a.data_len = 24;
+        T_ERR(t_ioctl(e.fd, IOMMU_VIOMMU_ALLOC, &a), v70 ? EINVAL : 0);
+    }
+    t_env_down(&e);
+}
+
 typedef struct {
     TEnv e;
     uint32_t q;
@@ -292,6 +329,8 @@ int main(int argc, char **argv)
                     test_kernel_invalidate_entry_len_above_page_size);
     g_test_add_func("/kernel/invalidate_entry_num_above_max",
                     test_kernel_invalidate_entry_num_above_max);
+    g_test_add_func("/kernel/driver_data_longer_than_struct",
+                    test_kernel_driver_data_longer_than_struct);
     g_test_add_func("/kernel/veventq_read_below_header", test_kernel_veventq_read_below_header);
     g_test_add_func("/kernel/veventq_read_first_record_too_big",
                     test_kernel_veventq_read_first_record_too_big);
