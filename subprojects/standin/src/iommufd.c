@@ -1,7 +1,9 @@
 /*
  * /dev/iommu: the iommufd ioctls, checked in the kernel's order with the
- * kernel's errnos (spec/kernel-contract.md; Linux 6.17 drivers/iommu/iommufd
- * and arm-smmu-v3-iommufd.c / tegra241-cmdqv.c).
+ * kernel's errnos (drivers/iommu/iommufd and arm-smmu-v3-iommufd.c /
+ * tegra241-cmdqv.c, read in the 7.1 tree; spec/kernel-contract.md is a
+ * summary).  Rules that changed between releases follow st_host.kernel
+ * (INTERFACE.md, "The kernel's rules"); each names its kernel function.
  */
 #include "standin.h"
 
