@@ -743,13 +743,13 @@ static void test_engine_status_and_gerror_read_only(void)
         g_assert_cmphex(t_qreg_read(s.e.page0, 0, Q_GERRORN), ==, g0);
         t_qreg_write(s.e.page0, 0, Q_STATUS, 0);
         t_qreg_write(s.e.page0, 0, Q_GERROR, g0 ^ 5);
-        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_STATUS, ~0u, 1, 100, &v));
-        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_GERROR, ~0u, g0, 100, &v));
+        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_STATUS, ~0u, 1, TIMEOUT_MS, &v));
+        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_GERROR, ~0u, g0, TIMEOUT_MS, &v));
         /* queue 1 is allocated, not enabled */
         t_qreg_write(s.e.page0, 1, Q_STATUS, 1);
         t_qreg_write(s.e.page0, 1, Q_GERROR, g1 ^ 1);
-        g_assert_true(t_qreg_wait(s.e.page0, 1, Q_STATUS, ~0u, 0, 100, &v));
-        g_assert_true(t_qreg_wait(s.e.page0, 1, Q_GERROR, ~0u, g1, 100, &v));
+        g_assert_true(t_qreg_wait(s.e.page0, 1, Q_STATUS, ~0u, 0, TIMEOUT_MS, &v));
+        g_assert_true(t_qreg_wait(s.e.page0, 1, Q_GERROR, ~0u, g1, TIMEOUT_MS, &v));
         /* and the queue was not stopped by the fake error */
         {
             uint64_t c[1][2];
@@ -773,7 +773,7 @@ static void test_engine_cons_read_only_while_enabled(void)
 
     if (eng_up(&s, 5, false) && eng_enable(&s, 0)) {
         t_qreg_write(s.e.page0, 0, Q_CONS, 7);
-        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_CONS, ~0u, 0, 100, &v));
+        g_assert_true(t_qreg_wait(s.e.page0, 0, Q_CONS, ~0u, 0, TIMEOUT_MS, &v));
     }
     eng_down(&s);
 }
@@ -836,7 +836,7 @@ static void test_engine_reserved_offsets_read_zero(void)
             t_qreg_write(s.e.page0, 0, offs[i], 0xdeadbeef);
         }
         for (unsigned i = 0; i < G_N_ELEMENTS(offs); i++) {
-            if (!t_qreg_wait(s.e.page0, 0, offs[i], ~0u, 0, 100, &v)) {
+            if (!t_qreg_wait(s.e.page0, 0, offs[i], ~0u, 0, TIMEOUT_MS, &v)) {
                 g_test_message("offset 0x%x still reads 0x%x", offs[i], v);
                 g_test_fail();
             }
