@@ -6,8 +6,8 @@
  * mmap(iommufd) and stores to it directly, exactly like the real page. Nobody
  * calls into the stand-in when the guest bumps PROD, so an engine thread
  * polls every allocated queue:
- *   - no HW queue allocated anywhere: it blocks on a condition variable
- *     (woken by HW_QUEUE_ALLOC);
+ *   - no HW queue allocated and no VINTF page mapped anywhere: it blocks
+ *     on a condition variable (woken by HW_QUEUE_ALLOC and the mmap);
  *   - work found (commands consumed, a state change): it polls again at once
  *     and keeps spinning (with sched_yield) for SPIN_NS after the last work;
  *   - idle beyond that: it sleeps, the sleep doubling from 2 us up to 1 ms,
