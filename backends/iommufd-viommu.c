@@ -7,6 +7,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/rcu.h"
 #include "system/iommufd-viommu.h"
 #include "trace.h"
 #include <sys/ioctl.h>
@@ -138,6 +139,35 @@ void iommufd_backend_viommu_munmap(void *addr, uint64_t length)
     munmap(addr, length);
 }
 
+typedef struct ViommuStaleMap {
+    struct rcu_head rcu;
+    void *addr;
+    uint64_t length;
+} ViommuStaleMap;
+
+static void viommu_stale_map_free(ViommuStaleMap *m)
+{
+    munmap(m->addr, m->length);
+    g_free(m);
+}
+
+void iommufd_backend_viommu_munmap_rcu(void *addr, uint64_t length)
+{
+    ViommuStaleMap *m;
+
+    trace_iommufd_backend_viommu_munmap(addr, length);
+    /* Replacing the mapping unmaps the vIOMMU region at once */
+    if (mmap(addr, length, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+        munmap(addr, length);
+        return;
+    }
+    m = g_new0(ViommuStaleMap, 1);
+    m->addr = addr;
+    m->length = length;
+    call_rcu(m, viommu_stale_map_free, rcu);
+}
+
 bool iommufd_backend_get_iova_ranges(IOMMUFDBackend *be, uint32_t ioas_id,
                                      struct iommu_iova_range **out_ranges,
                                      uint32_t *out_num, Error **errp)
@@ -172,4 +202,19 @@ bool iommufd_backend_get_iova_ranges(IOMMUFDBackend *be, uint32_t ioas_id,
     *out_num = cmd.num_iovas;
     *out_ranges = g_steal_pointer(&r);
     return true;
+}
+
+int iommufd_backend_destroy(IOMMUFDBackend *be, uint32_t id, Error **errp)
+{
+    struct iommu_destroy des = {
+        .size = sizeof(des),
+        .id = id,
+    };
+    int ret = ioctl(be->fd, IOMMU_DESTROY, &des) ? -errno : 0;
+
+    trace_iommufd_backend_free_id(be->fd, id, ret);
+    if (ret) {
+        error_setg_errno(errp, -ret, "IOMMU_DESTROY of object %u failed", id);
+    }
+    return ret;
 }

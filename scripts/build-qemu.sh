@@ -14,7 +14,7 @@ die() { echo "build-qemu: $*" >&2; exit 1; }
 CONFIGURE_OPTS=(--target-list=aarch64-softmmu --disable-docs --disable-tools
     --disable-user --without-default-features --enable-fdt=system
     --enable-trace-backends=log --disable-download --enable-werror
-    --disable-install-blobs --python=/usr/bin/python3
+    --disable-install-blobs --enable-seccomp --python=/usr/bin/python3
     --firmwarepath=/usr/lib/ipxe/qemu:/usr/share/qemu-efi-aarch64:/usr/share/qemu)
 if [ -n "${QEMU_CONFIGURE_EXTRA:-}" ]; then
     # configure keeps the first of --enable-werror/--disable-werror: an

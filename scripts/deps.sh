@@ -14,10 +14,11 @@ SRC_FILE=/etc/apt/sources.list.d/qemu-accel-cmdqv.sources
 
 die() { echo "deps: $*" >&2; exit 1; }
 
-# Packages for building QEMU, the stand-in and the tests.
+# Packages for building QEMU, the stand-in and the tests (libseccomp-dev:
+# QEMU's -sandbox, which libvirt turns on whenever QEMU offers it).
 BUILD_PKGS="build-essential pkg-config ninja-build python3 python3-venv
  libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev flex bison ccache
- dpkg-dev acpica-tools jq ipxe-qemu"
+ dpkg-dev acpica-tools jq ipxe-qemu libseccomp-dev"
 # meson must be >= 1.5: taken from bookworm-backports.
 # Packages for the real Linux guest (issue 6).
 GUEST_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross bc libssl-dev libelf-dev

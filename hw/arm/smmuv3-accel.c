@@ -28,6 +28,7 @@
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/qdev-core.h"
+#include "hw/vfio/vfio-device.h"
 #include "hw/sysbus.h"
 #include "qobject/qdict.h"
 #include "system/iommufd.h"
@@ -54,6 +55,9 @@
                              MAKE_64BIT_MASK(6, 46) | MAKE_64BIT_MASK(59, 5))
 #define VSTE1_EATS_SHIFT    28
 #define VSTE1_ALLOWED       (0xffULL | (1ULL << 27) | (3ULL << VSTE1_EATS_SHIFT))
+
+/* attached_hwpt_id of a device detached into the kernel's blocked domain */
+#define ACCEL_BLOCKED       UINT32_MAX
 
 /* Longest run of invalidations sent in one IOMMU_HWPT_INVALIDATE. */
 #define ACCEL_BATCH_MAX     256
@@ -83,6 +87,8 @@ struct SMMUv3AccelState {
     uint32_t viommu_id;
     uint32_t abort_hwpt_id;
     uint32_t bypass_hwpt_id;
+    /* The host attaches nested HWPTs only to devices with a vDEVICE */
+    bool nested_needs_vdev;
 
     /* The host SMMU, from IOMMU_GET_HW_INFO of the first device. */
     bool host_known;
@@ -100,10 +106,14 @@ struct SMMUv3AccelState {
 
     QLIST_HEAD(, SMMUv3AccelDevice) devices;
 
-    /* The run of forwardable commands being collected. */
+    /*
+     * The run of forwardable commands being collected, and the CONS (with
+     * wrap) of each one's command: commands dropped in between (nothing on
+     * the host to invalidate) leave gaps in the queue.
+     */
     uint64_t batch[ACCEL_BATCH_MAX][2];
+    uint32_t batch_cons[ACCEL_BATCH_MAX];
     uint32_t batch_n;
-    uint32_t batch_cons;       /* CONS (with wrap) of batch[0] */
 
     /* Counters for the operator view */
     /* The host's events for our devices (ARM_SMMUV3 vEVENTQ) */
@@ -280,6 +290,16 @@ static bool accel_check_host(SMMUv3AccelState *a, const char *devname,
         error_append_hint(errp, "Set ssidsize to %u or less.\n", h_ssid);
         return false;
     }
+    if (a->resolved && a->cmdqv &&
+        FIELD_EX32(h->idr[1], IDR1, CMDQS) < FIELD_EX32(s->idr[1], IDR1, CMDQS)) {
+        /* The guest's CMDQV queues are host HW queues of that size */
+        error_setg(errp, "%s: the host SMMU of %s takes command queues of "
+                   "2^%u entries at most (IDR1.CMDQS); the guest was offered "
+                   "2^%u", accel_id(a), devname,
+                   FIELD_EX32(h->idr[1], IDR1, CMDQS),
+                   FIELD_EX32(s->idr[1], IDR1, CMDQS));
+        return false;
+    }
     if ((a->granules & h_gran) != a->granules) {
         error_setg(errp, "%s: the host SMMU of %s lacks translation granules "
                    "the guest was offered (IDR5 0x%x, offered 0x%x)",
@@ -385,14 +405,20 @@ static bool accel_check_cmdqv(SMMUv3AccelState *a,
  * backs guest RAM (the host page size, or the huge page size of a
  * hugetlbfs memory backend).
  */
-static unsigned accel_cmdqv_max_cmdqs(void)
+static unsigned accel_cmdqv_max_cmdqs(SMMUv3AccelState *a)
 {
     long ps = qemu_minrampagesize();
+    unsigned cmdqs;
 
     if (ps == LONG_MAX || ps < qemu_real_host_page_size()) {
         ps = qemu_real_host_page_size();
     }
-    return MIN(SMMU_CMDQS, ctz64(ps) - 4);
+    cmdqs = MIN(SMMU_CMDQS, ctz64(ps) - 4);
+    /* The host takes no HW queue longer than its own IDR1.CMDQS allows */
+    if (a->host_known) {
+        cmdqs = MIN(cmdqs, FIELD_EX32(a->host.idr[1], IDR1, CMDQS));
+    }
+    return cmdqs;
 }
 
 void smmuv3_accel_init_regs(SMMUv3State *s)
@@ -400,7 +426,11 @@ void smmuv3_accel_init_regs(SMMUv3State *s)
     SMMUv3AccelState *a = s->s_accel;
     int oas;
 
-    if (!a || !a->resolved) {
+    if (!a) {
+        return;
+    }
+    a->batch_n = 0;     /* nothing of the last boot goes to the host */
+    if (!a->resolved) {
         return;
     }
     /* Stage 1 only: the host owns stage 2. */
@@ -417,7 +447,7 @@ void smmuv3_accel_init_regs(SMMUv3State *s)
     if (a->cmdqv) {
         /* A smaller IDR1.CMDQS: CMDQ_BASE's reset LOG2SIZE follows it */
         s->idr[1] = FIELD_DP32(s->idr[1], IDR1, CMDQS,
-                               accel_cmdqv_max_cmdqs());
+                               accel_cmdqv_max_cmdqs(a));
         s->cmdq.log2size = FIELD_EX32(s->idr[1], IDR1, CMDQS);
         s->cmdq.base = deposit64(s->cmdq.base, 0, 5, s->cmdq.log2size);
     }
@@ -471,13 +501,22 @@ static void accel_veventq_free(SMMUv3AccelState *a)
     a->veventq_id = 0;
 }
 
+/*
+ * @n events lost in one overflow. The SMMU architecture signals an
+ * overflow condition by toggling EVENTQ_PROD.OVFLG when it begins, i.e.
+ * only while OVFLG equals EVENTQ_CONS.OVACKFLG; losses during a condition
+ * software has not acknowledged yet toggle nothing.
+ */
 static void accel_events_lost(SMMUv3AccelState *a, uint32_t n)
 {
     SMMUv3State *s = a->smmu;
+    bool in_overflow = (s->eventq.prod ^ s->eventq.cons) & EVT_Q_OVERFLOW;
 
     a->events_lost += n;
-    /* EVENTQ_PROD.OVFLG toggles: the guest sees that events were lost */
-    s->eventq.prod ^= 1u << 31;
+    if (!in_overflow) {
+        s->eventq.prod ^= EVT_Q_OVERFLOW;
+    }
+    trace_smmuv3_accel_events_lost(accel_id(a), n, !in_overflow);
     qemu_log_mask(LOG_GUEST_ERROR, "%s: %u events of the host lost (event "
                   "queue overflow)\n", accel_id(a), n);
 }
@@ -497,18 +536,27 @@ static void accel_veventq_read(void *opaque)
     while (off + sizeof(struct iommufd_vevent_header) <= (size_t)n) {
         struct iommufd_vevent_header h;
         struct iommu_vevent_arm_smmuv3 rec;
+        uint32_t lost;
         Evt evt;
 
         memcpy(&h, buf + off, sizeof(h));
         off += sizeof(h);
-        if (a->seq_known && h.sequence != a->next_seq) {
-            /* a gap in sequence numbers is the count lost */
-            accel_events_lost(a, (h.sequence - a->next_seq) & INT32_MAX);
+        /*
+         * A gap in sequence numbers is the count lost; the kernel's
+         * lost-events record (iommufd_viommu_report_event) takes the
+         * number of the last event it stands for: one overflow, counted
+         * once, however it shows.
+         */
+        lost = a->seq_known ? (h.sequence - a->next_seq) & INT32_MAX : 0;
+        if (h.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS) {
+            lost++;
+        }
+        if (lost) {
+            accel_events_lost(a, lost);
         }
         a->seq_known = true;
         a->next_seq = (h.sequence + 1) & INT32_MAX;
         if (h.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS) {
-            accel_events_lost(a, 1);
             continue;
         }
         if (off + sizeof(rec) > (size_t)n) {
@@ -572,6 +620,7 @@ static void smmuv3_accel_viommu_free(SMMUv3AccelState *a)
     if (a->viommu_id) {
         trace_smmuv3_accel_viommu_free(accel_id(a), a->viommu_id);
     }
+    a->batch_n = 0;
     for (int i = 0; i < ARRAY_SIZE(ids); i++) {
         if (*ids[i]) {
             iommufd_backend_free_id(a->be, *ids[i]);
@@ -580,6 +629,7 @@ static void smmuv3_accel_viommu_free(SMMUv3AccelState *a)
     }
     a->be = NULL;
     a->ioas_id = 0;
+    a->nested_needs_vdev = false;
 }
 
 static bool accel_alloc_vste_hwpt(SMMUv3AccelState *a, uint32_t dev_id,
@@ -681,13 +731,19 @@ static SMMUv3AccelDevice *accel_find_vsid(SMMUv3AccelState *a, uint32_t sid)
     return NULL;
 }
 
+/* @hwpt_id ACCEL_BLOCKED: detached, in the kernel's blocked domain */
 static bool accel_dev_attach(SMMUv3AccelDevice *d, uint32_t hwpt_id,
                              Error **errp)
 {
     if (d->attached_hwpt_id == hwpt_id) {
         return true;
     }
-    if (!host_iommu_device_iommufd_attach_hwpt(d->idev, hwpt_id, errp)) {
+    if (hwpt_id == ACCEL_BLOCKED) {
+        if (!host_iommu_device_iommufd_detach_hwpt(d->idev, errp)) {
+            return false;
+        }
+    } else if (!host_iommu_device_iommufd_attach_hwpt(d->idev, hwpt_id,
+                                                      errp)) {
         return false;
     }
     d->attached_hwpt_id = hwpt_id;
@@ -765,9 +821,45 @@ static bool accel_dev_install(SMMUv3AccelDevice *d, uint32_t hwpt_id,
     trace_smmuv3_accel_install(d->name, accel_dev_sid(d),
                                hwpt_id == a->abort_hwpt_id ? "abort" :
                                hwpt_id == a->bypass_hwpt_id ? "bypass" :
+                               hwpt_id == ACCEL_BLOCKED ? "blocked" :
+                               hwpt_id == a->s2_hwpt_id ? "stage-2" :
                                "nested", new_id, hwpt_id ? 0 : vste[0],
                                hwpt_id ? 0 : vste[1]);
     return true;
+}
+
+/*
+ * Abort or bypass for a device. Through the vIOMMU's shared nested
+ * abort/bypass HWPTs when the device has a vDEVICE, or when the host
+ * attaches them without one (Linux 6.19 and later). Linux 6.15 to 6.18
+ * refuse that with ENOENT (arm_smmu_attach_prepare_vmaster): the device
+ * then gets the same translation without the vIOMMU, the kernel's blocked
+ * domain for abort and the stage-2 HWPT alone for bypass, until the
+ * guest's first stage-1 STE brings its vDEVICE. The host's answer is
+ * learnt once per vIOMMU. (A device of another host SMMU is refused
+ * before that check, with EINVAL, on every version.)
+ */
+static bool accel_dev_install_plain(SMMUv3AccelDevice *d, bool abort,
+                                    Error **errp)
+{
+    SMMUv3AccelState *a = d->accel;
+    Error *err = NULL;
+
+    if (d->vdev_id || !a->nested_needs_vdev) {
+        if (accel_dev_install(d, abort ? a->abort_hwpt_id : a->bypass_hwpt_id,
+                              NULL, &err)) {
+            return true;
+        }
+        if (d->vdev_id || errno != ENOENT) {
+            error_propagate(errp, err);
+            return false;
+        }
+        trace_smmuv3_accel_nested_needs_vdev(accel_id(a), d->name);
+        error_free(err);
+        a->nested_needs_vdev = true;
+    }
+    return accel_dev_install(d, abort ? ACCEL_BLOCKED : a->s2_hwpt_id, NULL,
+                             errp);
 }
 
 /*
@@ -790,12 +882,11 @@ static bool accel_dev_try_update(SMMUv3AccelDevice *d, Error **errp)
         return true;
     }
     if (!smmu_enabled(s)) {
-        return accel_dev_install(d, FIELD_EX32(s->gbpa, GBPA, ABORT) ?
-                                 a->abort_hwpt_id : a->bypass_hwpt_id, NULL,
-                                 errp);
+        return accel_dev_install_plain(d, FIELD_EX32(s->gbpa, GBPA, ABORT),
+                                       errp);
     }
     if (smmu_find_ste(s, sid, &ste, &event)) {
-        return accel_dev_install(d, a->abort_hwpt_id, NULL, errp);
+        return accel_dev_install_plain(d, true, errp);
     }
     vste[0] = ((uint64_t)le32_to_cpu(ste.word[1]) << 32) |
               le32_to_cpu(ste.word[0]);
@@ -804,9 +895,9 @@ static bool accel_dev_try_update(SMMUv3AccelDevice *d, Error **errp)
     cfg = (vste[0] & VSTE0_CFG_MASK) >> VSTE0_CFG_SHIFT;
 
     if (!(vste[0] & VSTE0_V) || cfg == VSTE0_CFG_ABORT) {
-        return accel_dev_install(d, a->abort_hwpt_id, NULL, errp);
+        return accel_dev_install_plain(d, true, errp);
     } else if (cfg == VSTE0_CFG_BYPASS) {
-        return accel_dev_install(d, a->bypass_hwpt_id, NULL, errp);
+        return accel_dev_install_plain(d, false, errp);
     } else if (cfg == VSTE0_CFG_S1) {
         vste[0] &= VSTE0_ALLOWED;
         vste[1] &= VSTE1_ALLOWED;
@@ -825,7 +916,7 @@ static bool accel_dev_try_update(SMMUv3AccelDevice *d, Error **errp)
                       "stage 2, which this SMMU does not offer; translation "
                       "aborts\n", accel_id(a), sid, cfg);
     }
-    return accel_dev_install(d, a->abort_hwpt_id, NULL, errp);
+    return accel_dev_install_plain(d, true, errp);
 }
 
 /* After a change of the guest's configuration: a failure is the host's. */
@@ -1008,7 +1099,7 @@ static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
     trace_smmuv3_accel_set_device(d->name, devfn, idev->devid);
 
     /* Start from abort: a device on another host SMMU fails right here. */
-    if (!accel_dev_attach(d, a->abort_hwpt_id, errp)) {
+    if (!accel_dev_install_plain(d, true, errp)) {
         error_prepend(errp, "%s: cannot attach %s to this vIOMMU: ",
                       accel_id(a), d->name);
         error_append_hint(errp, "Each accel=on SMMU serves the devices of "
@@ -1061,43 +1152,73 @@ const PCIIOMMUOps smmuv3_accel_iommu_ops = {
 
 /* ---- invalidations -------------------------------------------------- */
 
+/*
+ * One IOMMU_HWPT_INVALIDATE of the batch's first @n entries. On failure
+ * *@done is the entry the host refused; a call that failed before any
+ * entry (arguments, a copy fault: entry_num not written back) is refused
+ * at entry 0.
+ */
+static bool accel_invalidate(SMMUv3AccelState *a, uint32_t n, uint32_t *done,
+                             Error **errp)
+{
+    bool ok;
+
+    *done = n;
+    a->inv_ioctls++;
+    ok = iommufd_backend_invalidate_cache(a->be, a->viommu_id,
+                                          IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+                                          sizeof(a->batch[0]), done, a->batch,
+                                          errp);
+    if (!ok) {
+        a->inv_failures++;
+        if (*done >= n) {
+            *done = 0;
+        }
+    }
+    trace_smmuv3_accel_flush(accel_id(a), n, *done, ok ? 0 : -1);
+    return ok;
+}
+
 void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error)
 {
     SMMUv3AccelState *a = s->s_accel;
-    uint32_t n, done;
-    Error *err = NULL;
+    uint32_t n, k, again;
+    Error *err = NULL, *err2 = NULL;
 
     if (!a || !a->batch_n) {
         return;
     }
-    n = done = a->batch_n;
+    n = a->batch_n;
     a->batch_n = 0;
-    a->inv_ioctls++;
-    if (iommufd_backend_invalidate_cache(a->be, a->viommu_id,
-                                         IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
-                                         sizeof(a->batch[0]), &done, a->batch,
-                                         &err)) {
-        trace_smmuv3_accel_flush(accel_id(a), n, done, 0);
+    if (!a->viommu_id) {
+        /* The vIOMMU went with the last device: nothing holds a translation */
         return;
     }
-    a->inv_failures++;
-    trace_smmuv3_accel_flush(accel_id(a), n, done, -1);
-    if (done >= n) {
-        /*
-         * entry_num not written back: the call failed before any entry
-         * (arguments, a copy fault), so nothing of the batch is done and
-         * the error is at its first command; after the guest's ack the
-         * whole batch goes again.
-         */
-        done = 0;
+    if (accel_invalidate(a, n, &k, &err)) {
+        return;
+    }
+    /*
+     * Refused at entry k. Linux's arm_vsmmu_cache_invalidate() converts the
+     * entries one by one but issues them to the hardware in chunks of 63,
+     * and reports entry_num = k although the entries since the last chunk
+     * boundary were never issued. Invalidations are idempotent: send
+     * entries 0..k-1 again, so that everything before the refused command
+     * is done whatever the host's chunking (an entry refused now is the
+     * one reported).
+     */
+    while (k && !accel_invalidate(a, k, &again, &err2)) {
+        error_free(err);
+        err = err2;
+        err2 = NULL;
+        k = again;
     }
     qemu_log_mask(LOG_GUEST_ERROR, "%s: invalidation %u of a batch of %u "
-                  "refused by the host: %s\n", accel_id(a), done, n,
+                  "refused by the host: %s\n", accel_id(a), k, n,
                   error_get_pretty(err));
     error_free(err);
     /* CONS points at the command the host refused. */
     s->cmdq.cons = deposit32(s->cmdq.cons, 0, s->cmdq.log2size + 1,
-                             a->batch_cons + done);
+                             a->batch_cons[k]);
     *cmd_error = SMMU_CERROR_ILL;
 }
 
@@ -1111,6 +1232,10 @@ bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error)
     switch (type) {
     case SMMU_CMD_CFGI_CD:
     case SMMU_CMD_CFGI_CD_ALL:
+        if (CMD_SSEC(cmd)) {
+            /* Secure stream: CERROR_ILL, as the emulated SMMU answers */
+            goto not_ours;
+        }
         has_sid = true;
         break;
     case SMMU_CMD_ATC_INV:
@@ -1145,9 +1270,7 @@ bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error)
             return false;
         }
     }
-    if (!a->batch_n) {
-        a->batch_cons = s->cmdq.cons;
-    }
+    a->batch_cons[a->batch_n] = s->cmdq.cons;
     a->batch[a->batch_n][0] = cpu_to_le64(((uint64_t)cmd->word[1] << 32) |
                                           cmd->word[0]);
     a->batch[a->batch_n][1] = cpu_to_le64(((uint64_t)cmd->word[3] << 32) |
@@ -1229,6 +1352,32 @@ static void accel_error_emulated(SMMUv3AccelState *a, const char *type,
                       "-nodefaults to drop the default NIC.\n");
 }
 
+/*
+ * A mediated device (vfio-pci,sysfsdev= of an mdev) has no host IOMMU
+ * device of its own: vfio never hands it to the SMMU, so its DMA would
+ * bypass the guest's stage 1 altogether. Its sysfs subsystem is the mdev
+ * bus (vfio_device_is_mdev()'s test, on any sysfs root).
+ */
+static bool accel_sysfsdev_is_mdev(const char *sysfsdev)
+{
+    g_autofree char *link = g_build_filename(sysfsdev, "subsystem", NULL);
+    g_autofree char *subsys = realpath(link, NULL);
+
+    return subsys && g_str_has_suffix(subsys, "/bus/mdev");
+}
+
+static void accel_error_mdev(SMMUv3AccelState *a, const char *id,
+                             Error **errp)
+{
+    error_setg(errp, "%s: vfio-pci '%s' is a mediated (mdev) device; an "
+               "accel=on SMMU serves only vfio-pci devices of a host SMMU "
+               "with iommufd=", accel_id(a), id);
+    error_append_hint(errp, "The host SMMU does not translate a mediated "
+                      "device's DMA through the guest's tables: put it on a "
+                      "PCIe root complex that has no accel=on SMMU (e.g. a "
+                      "pxb-pcie).\n");
+}
+
 typedef struct AccelBusByName {
     const char *name;       /* NULL: the first PCI bus */
     PCIBus *found;
@@ -1293,13 +1442,15 @@ static bool accel_hide_device(DeviceListener *l, const QDict *opts,
                               bool from_json, Error **errp)
 {
     const char *driver = qdict_get_try_str(opts, "driver");
+    const char *sysfsdev = qdict_get_try_str(opts, "sysfsdev");
     AccelBusByName bus = { .name = qdict_get_try_str(opts, "bus") };
     g_auto(GStrv) elems = NULL;
     const char *last = NULL;
     ObjectClass *oc;
     SMMUv3AccelState *a;
+    bool mdev;
 
-    if (!phase_check(PHASE_MACHINE_READY) || !driver) {
+    if (!driver) {
         return false;
     }
     oc = module_object_class_by_name(driver);
@@ -1309,7 +1460,20 @@ static bool accel_hide_device(DeviceListener *l, const QDict *opts,
 
         oc = module_object_class_by_name(full);
     }
-    if (!oc || !accel_class_is_emulated_endpoint(oc)) {
+    if (!oc) {
+        return false;
+    }
+    /*
+     * A mediated device is refused whenever its bus is known to be an
+     * accel SMMU's (cold-plugged after the SMMU, or hot-plugged); one
+     * made before its SMMU is refused at machine_done. Emulated endpoints
+     * are refused here when hot-plugged only: machine_done sees every
+     * cold-plugged one, the machine's defaults included.
+     */
+    mdev = object_class_dynamic_cast(oc, "vfio-pci") && sysfsdev &&
+           accel_sysfsdev_is_mdev(sysfsdev);
+    if (!mdev && (!phase_check(PHASE_MACHINE_READY) ||
+                  !accel_class_is_emulated_endpoint(oc))) {
         return false;
     }
     if (bus.name && strchr(bus.name, '/')) {
@@ -1324,7 +1488,9 @@ static bool accel_hide_device(DeviceListener *l, const QDict *opts,
     qbus_walk_children(sysbus_get_default(), NULL, accel_find_bus_named,
                        NULL, NULL, &bus);
     a = bus.found ? accel_of_bus(bus.found) : NULL;
-    if (a) {
+    if (a && mdev) {
+        accel_error_mdev(a, qdict_get_try_str(opts, "id") ?: sysfsdev, errp);
+    } else if (a) {
         accel_error_emulated(a, object_class_get_name(oc),
                              qdict_get_try_str(opts, "id") ?: driver, errp);
     }
@@ -1335,6 +1501,36 @@ static DeviceListener accel_device_listener = {
     .hide_device = accel_hide_device,
 };
 static bool accel_device_listener_registered;
+
+/*
+ * A vfio-pci device realized before its SMMU (QEMU creates the -device
+ * options written as key=value before the JSON ones) found no IOMMU ops on
+ * its bus and was never handed to the SMMU: do it now, as vfio would have.
+ */
+static int accel_adopt_vfio(DeviceState *dev, void *opaque)
+{
+    SMMUv3AccelState *a = opaque;
+    VFIODevice *vd = vfio_get_vfio_device(OBJECT(dev));
+    PCIDevice *pdev;
+    Error *err = NULL;
+
+    if (!vd || !dev->realized) {
+        return 0;
+    }
+    pdev = PCI_DEVICE(dev);
+    if (vd->mdev || (vd->sysfsdev && accel_sysfsdev_is_mdev(vd->sysfsdev))) {
+        accel_error_mdev(a, dev->id ? dev->id : vd->name, &err);
+    } else if (vd->hiod && !accel_find_dev(a, pci_get_bus(pdev), pdev->devfn)) {
+        trace_smmuv3_accel_adopt(accel_id(a), vd->name);
+        smmuv3_accel_set_iommu_device(pci_get_bus(pdev), a->smmu,
+                                      pdev->devfn, vd->hiod, &err);
+    }
+    if (err) {
+        error_report_err(err);
+        exit(1);
+    }
+    return 0;
+}
 
 static void smmuv3_accel_machine_done(Notifier *n, void *data)
 {
@@ -1365,6 +1561,8 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
             exit(1);
         }
     }
+    qbus_walk_children(BUS(ARM_SMMU(a->smmu)->primary_bus), accel_adopt_vfio,
+                       NULL, NULL, NULL, a);
     if (a->resolved) {
         return;
     }
@@ -1391,6 +1589,49 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
                                       a->cmdqv_vcmdqs, 0);
     trace_smmuv3_accel_resolved(accel_id(a), a->ril, a->ats, a->oas_bits,
                                 a->ssidsize, a->granules);
+}
+
+/*
+ * accel=off: the properties that describe what a host SMMU gives the guest
+ * mean nothing to QEMU's emulated SMMUv3. A value the emulated SMMU offers
+ * anyway (RIL, no ATS, 44-bit OAS, no substreams) is accepted, as upstream
+ * QEMU does; any other is refused, naming the property.
+ */
+bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
+{
+    const char *bad = NULL;
+    int v;
+
+    if (s->ril == ON_OFF_AUTO_OFF) {
+        bad = "ril=off";
+    } else if (s->ats == ON_OFF_AUTO_ON) {
+        bad = "ats=on";
+    } else if (s->oas && strcmp(s->oas, "auto") &&
+               (!parse_auto_uint("oas", s->oas, 0, 64, &v, NULL) ||
+                v != 44)) {
+        bad = "oas";
+    } else if (s->ssidsize && strcmp(s->ssidsize, "auto") &&
+               (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, NULL) ||
+                v != 0)) {
+        bad = "ssidsize";
+    } else if (s->cmdqv == ON_OFF_AUTO_ON || s->cmdqv_vcmdqs) {
+        bad = s->cmdqv == ON_OFF_AUTO_ON ? "cmdqv=on" : "cmdqv-vcmdqs";
+    }
+    if (!bad) {
+        return true;
+    }
+    if (!strcmp(bad, "oas") || !strcmp(bad, "ssidsize")) {
+        error_setg(errp, "arm-smmuv3: %s=%s needs accel=on", bad,
+                   !strcmp(bad, "oas") ? s->oas : s->ssidsize);
+    } else {
+        error_setg(errp, "arm-smmuv3: %s needs accel=on", bad);
+    }
+    error_append_hint(errp, "ril, ats, oas, ssidsize and cmdqv describe what "
+                      "a host SMMU gives the guest through iommufd; QEMU's "
+                      "emulated SMMUv3 (accel=off) offers ril=on, ats=off, "
+                      "oas=44, ssidsize=0 and no CMDQV. Add accel=on to the "
+                      "arm-smmuv3 device, or drop the property.\n");
+    return false;
 }
 
 bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
@@ -1457,6 +1698,13 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
 bool smmuv3_accel_present(void)
 {
     return accel_lookup(NULL) != NULL;
+}
+
+bool smmuv3_accel_ats_enabled(SMMUv3State *s)
+{
+    SMMUv3AccelState *a = s->s_accel;
+
+    return a && a->resolved && a->ats;
 }
 
 /* ---- operator view ----------------------------------------------------- */
@@ -1532,8 +1780,11 @@ static int accel_collect(Object *obj, void *opaque)
         di->iommufd_devid = d->idev->devid;
         di->has_vdevice_id = d->vdev_id != 0;
         di->vdevice_id = d->vdev_id;
-        di->hwpt_id = d->attached_hwpt_id;
+        di->hwpt_id = d->attached_hwpt_id == ACCEL_BLOCKED ? 0 :
+                      d->attached_hwpt_id;
         di->hwpt = g_strdup(!d->attached_hwpt_id ? "none" :
+                            d->attached_hwpt_id == ACCEL_BLOCKED ? "blocked" :
+                            d->attached_hwpt_id == a->s2_hwpt_id ? "stage-2" :
                             d->attached_hwpt_id == a->abort_hwpt_id ? "abort" :
                             d->attached_hwpt_id == a->bypass_hwpt_id ?
                             "bypass" : "nested");
@@ -1544,6 +1795,8 @@ static int accel_collect(Object *obj, void *opaque)
     i->commands_dropped = a->cmds_dropped;
     i->invalidation_ioctls = a->inv_ioctls;
     i->invalidation_failures = a->inv_failures;
+    i->events_relayed = a->events_relayed;
+    i->events_lost = a->events_lost;
     i->commands_per_ioctl = a->inv_ioctls ?
                             (double)a->cmds_forwarded / a->inv_ioctls : 0;
     QAPI_LIST_APPEND(*tail, i);

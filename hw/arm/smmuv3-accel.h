@@ -20,6 +20,12 @@ extern const PCIIOMMUOps smmuv3_accel_iommu_ops;
 void smmuv3_accel_class_init(ObjectClass *klass);
 
 /*
+ * From the SMMU's realize when accel=off: the accel-only properties are
+ * refused unless they say what the emulated SMMU offers anyway.
+ */
+bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp);
+
+/*
  * From the SMMU's realize when accel=on: check the properties, set up
  * accelerated mode. false with @errp set on what it cannot serve.
  */
@@ -50,6 +56,13 @@ bool smmuv3_accel_cmdqv_enabled(SMMUv3State *s);
 
 /* Is there an accel=on SMMU in the machine? For the firmware tables. */
 bool smmuv3_accel_present(void);
+
+/*
+ * Does the guest get ATS on this SMMU (ats resolved to on)? The IORT's
+ * root complex node then says the root complex supports ATS, without
+ * which Linux enables ATS on no device.
+ */
+bool smmuv3_accel_ats_enabled(SMMUv3State *s);
 
 /* At reset, after the emulated ID registers are set: what the host gives. */
 void smmuv3_accel_init_regs(SMMUv3State *s);

@@ -49,6 +49,7 @@ struct CmdqvMapper {
     bool vintf_enabled;
     bool cmdqv_enabled;
     bool dirty;             /* a wish changed since the last sync */
+    bool stuck;             /* the last sync met a refused destroy */
     bool direct;            /* page mode last reported */
 
     CmdqvGuestQueue *gq;    /* [nr_guest] */
@@ -348,25 +349,41 @@ static bool cmdqv_slot_same(const CmdqvSlot *a, const CmdqvSlot *b)
     return a->kind != CMDQV_SLOT_REAL || a->gidx == b->gidx;
 }
 
-/* Destroy the highest host queue, saving its state if it is to come back */
-static void cmdqv_mapper_destroy_top(CmdqvMapper *m)
+/*
+ * Destroy the highest host queue, saving its state if it is to come back.
+ * False if the kernel refused: the queue stays where it was, with its state.
+ */
+static bool cmdqv_mapper_destroy_top(CmdqvMapper *m)
 {
     unsigned i = m->nr_slots - 1;
     CmdqvSlot *s = &m->slot[i];
+    CmdqvGuestQueue *q = NULL;
+    int ret;
 
     if (s->kind == CMDQV_SLOT_REAL) {
-        CmdqvGuestQueue *q = &m->gq[s->gidx];
-
+        q = &m->gq[s->gidx];
         if (q->want) {
             m->ops->save_state(m->opaque, s->gidx, i, &q->state);
             q->saved = true;
         }
         q->hidx = -1;
     }
-    m->ops->hw_queue_free(m->opaque, i, s->id);
+    ret = m->ops->hw_queue_free(m->opaque, i, s->id);
+    if (ret) {
+        m->stats.free_failures++;
+        if (q) {
+            q->hidx = i;
+            if (q->saved) {
+                m->ops->restore_state(m->opaque, s->gidx, i, &q->state);
+                q->saved = false;
+            }
+        }
+        return false;
+    }
     m->stats.frees++;
     memset(s, 0, sizeof(*s));
     m->nr_slots--;
+    return true;
 }
 
 /* Allocate target slot nr_slots; false if the kernel refused */
@@ -412,12 +429,14 @@ static bool cmdqv_mapper_alloc_next(CmdqvMapper *m)
 void cmdqv_mapper_sync(CmdqvMapper *m)
 {
     bool running = cmdqv_mapper_running(m);
+    bool stuck = false, carried = m->stuck;
     unsigned g;
 
     if (!m->dirty) {
         return;
     }
     m->dirty = false;
+    m->stuck = false;
     m->stats.syncs++;
 
     /*
@@ -431,7 +450,9 @@ void cmdqv_mapper_sync(CmdqvMapper *m)
         q->had_host = q->hidx >= 0;
         q->want = q->allocated && q->iova && !q->error &&
                   (running || q->had_host);
-        q->saved = false;
+        if (!carried) {
+            q->saved = false;   /* else: saved before a refused destroy */
+        }
     }
     m->ph_failed = false;
     m->ph_known = false;
@@ -454,19 +475,38 @@ void cmdqv_mapper_sync(CmdqvMapper *m)
         }
         cmdqv_mapper_set_direct(m, false);
         while (m->nr_slots > p) {
-            cmdqv_mapper_destroy_top(m);
+            if (!cmdqv_mapper_destroy_top(m)) {
+                /*
+                 * The kernel keeps that queue (and all below it): nothing
+                 * is allocated over it; the next sync tries again.
+                 */
+                stuck = true;
+                break;
+            }
+        }
+        if (stuck) {
+            break;
         }
         while (m->nr_slots < n && cmdqv_mapper_alloc_next(m)) {
             /* next slot */
         }
     }
 
-    /* A queue whose re-creation failed loses its saved state */
+    /*
+     * A queue whose re-creation failed loses its saved state; one that
+     * waits above a queue the kernel would not destroy keeps it.
+     */
     for (g = 0; g < m->nr_guest; g++) {
-        m->gq[g].saved = false;
+        if (!stuck) {
+            m->gq[g].saved = false;
+        }
         m->gq[g].want = false;
     }
-    cmdqv_mapper_set_direct(m, cmdqv_mapper_can_be_direct(m));
+    if (stuck) {
+        m->dirty = true;
+        m->stuck = true;
+    }
+    cmdqv_mapper_set_direct(m, !stuck && cmdqv_mapper_can_be_direct(m));
 }
 
 void cmdqv_mapper_reset(CmdqvMapper *m)
@@ -483,7 +523,7 @@ void cmdqv_mapper_reset(CmdqvMapper *m)
     m->cmdqv_enabled = false;
     cmdqv_mapper_mark_dirty(m);
     cmdqv_mapper_sync(m);
-    g_assert(m->nr_slots == 0);
+    /* nr_slots > 0 only if the kernel refused a destroy (reported there) */
 }
 
 /* Queries */

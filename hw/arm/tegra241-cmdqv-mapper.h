@@ -53,8 +53,14 @@ typedef struct CmdqvMapperOps {
      */
     int (*hw_queue_alloc)(void *opaque, unsigned host_index, int guest_index,
                           uint64_t iova, unsigned log2size, uint32_t *out_id);
-    /* IOMMU_DESTROY of the HW queue @id at @host_index (always the highest) */
-    void (*hw_queue_free)(void *opaque, unsigned host_index, uint32_t id);
+    /*
+     * IOMMU_DESTROY of the HW queue @id at @host_index (always the highest).
+     * Returns 0, or a negative errno: the queue still exists on the host,
+     * and so do all below it (each holds the next lower one). The mapper
+     * keeps the slot as it was, gives the queue its state back, and tries
+     * again at its next sync.
+     */
+    int (*hw_queue_free)(void *opaque, unsigned host_index, uint32_t id);
     /*
      * Stop host queue @host_index (backing guest queue @guest_index) and
      * read its guest-visible state, just before it is destroyed.
@@ -125,6 +131,7 @@ typedef struct CmdqvMapperSlotInfo {
 typedef struct CmdqvMapperStats {
     uint64_t allocs;            /* successful HW queue allocations */
     uint64_t frees;             /* HW queue destructions */
+    uint64_t free_failures;     /* destructions the kernel refused */
     uint64_t alloc_failures;    /* failed allocations, real or placeholder */
     uint64_t placeholders;      /* successful placeholder allocations */
     uint64_t rebuilds;          /* guest queues re-created, state carried */

@@ -20,6 +20,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/memalign.h"
 #include "qemu/units.h"
@@ -258,12 +259,19 @@ static int cmdqv_op_alloc(void *opaque, unsigned host, int guest,
     return ret;
 }
 
-static void cmdqv_op_free(void *opaque, unsigned host, uint32_t id)
+static int cmdqv_op_free(void *opaque, unsigned host, uint32_t id)
 {
     Tegra241Cmdqv *c = opaque;
+    Error *err = NULL;
+    int ret = iommufd_backend_destroy(c->be, id, &err);
 
-    trace_tegra241_cmdqv_hw_queue_free(host, id);
-    iommufd_backend_free_id(c->be, id);
+    trace_tegra241_cmdqv_hw_queue_free(host, id, ret);
+    if (ret) {
+        /* The queue stays; the mapper tries again at its next sync. */
+        error_prepend(&err, "tegra241-cmdqv: host queue %u: ", host);
+        warn_report_err(err);
+    }
+    return ret;
 }
 
 static void cmdqv_op_save(void *opaque, unsigned l, unsigned h,
@@ -388,6 +396,15 @@ static void cmdqv_run_changed(Tegra241Cmdqv *c, bool was, bool now)
 {
     if (was == now) {
         return;
+    }
+    if (!now) {
+        /*
+         * Trap the page before the host queues stop: while it is mapped
+         * direct, a vCPU's CONFIG write would start a queue again behind
+         * the stop. The mapper confirms the trapped mode at its next sync.
+         */
+        c->mapper_direct = false;
+        cmdqv_apply_page_mode(c);
     }
     for (unsigned l = 0; l < c->nr; l++) {
         int h = host_index(c, l);
@@ -957,6 +974,13 @@ bool tegra241_cmdqv_host_attach(Tegra241Cmdqv *c, IOMMUFDBackend *be,
         goto fail;
     }
     c->host_page0_len = mmap_length;
+    if (mmap_length < host_lvcmdqs * CMDQV_QUEUE_STRIDE) {
+        /* QEMU reads and writes each host queue's registers in that page */
+        error_setg(errp, "the host's VINTF page is 0x%" PRIx64 " bytes, too "
+                   "small for the registers of its %u logical queues",
+                   mmap_length, host_lvcmdqs);
+        goto fail;
+    }
     if (!iommufd_backend_alloc_veventq(be, viommu_id,
                                        IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV, 64,
                                        &c->veventq_id, &c->veventq_fd, errp)) {
@@ -975,8 +999,9 @@ bool tegra241_cmdqv_host_attach(Tegra241Cmdqv *c, IOMMUFDBackend *be,
     /* At the top of a 48-bit space; another CMDQV SMMU may share the IOAS */
     for (int k = 1; k <= 16; k++) {
         c->ph_iova = (1ULL << 48) - k * c->ph_size;
+        /* Read-only: the devices of the IOAS may read it, never write */
         if (!iommufd_backend_map_dma(be, ioas_id, c->ph_iova, c->ph_size,
-                                     c->ph_page, false)) {
+                                     c->ph_page, true)) {
             break;
         }
         c->ph_iova = 0;
@@ -1055,8 +1080,21 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
         c->q[l].backed = false;
     }
     if (c->ph_page) {
-        iommufd_backend_unmap_dma(c->be, c->ioas_id, c->ph_iova, c->ph_size);
-        qemu_vfree(c->ph_page);
+        int ret = iommufd_backend_unmap_dma(c->be, c->ioas_id, c->ph_iova,
+                                            c->ph_size);
+
+        if (ret) {
+            /*
+             * Still mapped (and pinned by a HW queue the host would not
+             * destroy): the devices may still read it, so the page is
+             * kept, never handed back to the allocator.
+             */
+            warn_report("tegra241-cmdqv: the placeholder page at IOVA 0x%"
+                        PRIx64 " could not be unmapped (%s); it is kept",
+                        c->ph_iova, strerror(-ret));
+        } else {
+            qemu_vfree(c->ph_page);
+        }
         c->ph_page = NULL;
     }
     if (c->veventq_fd >= 0) {
@@ -1069,7 +1107,14 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
         c->veventq_id = 0;
     }
     if (c->host_page0) {
-        iommufd_backend_viommu_munmap(c->host_page0, c->host_page0_len);
+        /*
+         * The page left the memory map above, but another thread (an MTTCG
+         * vCPU, an iothread's DMA) may still use the old map until an RCU
+         * grace period ends: the host page goes now (the vIOMMU cannot be
+         * destroyed while it is mapped), anonymous memory takes its place
+         * until then.
+         */
+        iommufd_backend_viommu_munmap_rcu(c->host_page0, c->host_page0_len);
         c->host_page0 = NULL;
     }
     c->be = NULL;

@@ -38,6 +38,12 @@ bool iommufd_backend_alloc_veventq(IOMMUFDBackend *be, uint32_t viommu_id,
 void *iommufd_backend_viommu_mmap(IOMMUFDBackend *be, uint64_t offset,
                                   uint64_t length, Error **errp);
 void iommufd_backend_viommu_munmap(void *addr, uint64_t length);
+/*
+ * The same for a mapping other threads may still reach through an old
+ * memory map: the vIOMMU region is unmapped at once (replaced by anonymous
+ * memory), and that memory is unmapped after an RCU grace period.
+ */
+void iommufd_backend_viommu_munmap_rcu(void *addr, uint64_t length);
 
 /*
  * The IOVA ranges an IOAS allows now (the host's reserved regions of the
@@ -47,5 +53,11 @@ void iommufd_backend_viommu_munmap(void *addr, uint64_t length);
 bool iommufd_backend_get_iova_ranges(IOMMUFDBackend *be, uint32_t ioas_id,
                                      struct iommu_iova_range **out_ranges,
                                      uint32_t *out_num, Error **errp);
+
+/*
+ * IOMMU_DESTROY of @id for a caller that must act on a refusal (keep the
+ * object, try again later): 0, or the negative errno with @errp set.
+ */
+int iommufd_backend_destroy(IOMMUFDBackend *be, uint32_t id, Error **errp);
 
 #endif /* SYSTEM_IOMMUFD_VIOMMU_H */

@@ -234,6 +234,12 @@ static inline void cmdqv_deinit_queue(QTestState *qts, uint64_t win,
                                       unsigned l)
 {
     qtest_writel(qts, win + W_P0(l) + Q_CONFIG, 0);
+    /* as vcmdq_write_config(): CONS is the hardware's until it stopped */
+    for (int i = 0; i < 1000 &&
+         (qtest_readl(qts, win + W_P0(l) + Q_STATUS) & 1); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(qtest_readl(qts, win + W_P0(l) + Q_STATUS) & 1, ==, 0);
     qtest_writel(qts, win + W_P0(l) + Q_PROD, 0);
     qtest_writel(qts, win + W_P0(l) + Q_CONS, 0);
     qtest_writeq(qts, win + W_P1(l), 0);

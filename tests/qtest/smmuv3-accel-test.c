@@ -878,6 +878,376 @@ static void test_ril_on_host_without_ril_refused(void)
     g_assert_nonnull(strstr(err, "Set ril=off"));
 }
 
+
+/* ---- issue 11: review defects, each shown failing before its fix ---------- */
+
+/* The CMDQ_CONS error field and the SMMU's GERROR.CMDQ_ERR ack */
+#define CONS_ERR(c)     (((c) >> 24) & 0x7f)
+
+static void guest_ack_cmdq_error(Guest *g)
+{
+    qtest_writel(g->qts, g->smmu + R_GERRORN,
+                 qtest_readl(g->qts, g->smmu + R_GERROR));
+}
+
+static int64_t dump_int(Guest *g, const char *key)
+{
+    QDict *d = standin_dump(g->host);
+    int64_t v = qdict_get_int(d, key);
+
+    qobject_unref(d);
+    return v;
+}
+
+/*
+ * The command queue runs off the end of guest RAM: the fetch of command 4
+ * aborts. The 4 TLBIs before it were consumed, so they reach the host at
+ * once (before the fix they stayed batched, and were sent into a freed
+ * backend after the last unplug, or into the next boot after a reset).
+ */
+static void test_fetch_abort_flushes_batch(void)
+{
+    const uint64_t ram_end = G_RAM_BASE + 128 * 1024 * 1024;
+    const uint64_t q = ram_end - 4 * 16;
+    Guest g;
+    int64_t before, after_abort;
+    uint32_t cons;
+
+    guest_start(&g, HOST_CONF, "cmdqv=off", true);
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    before = dump_int(&g, "invalidation_cmds");
+
+    qtest_writel(g.qts, g.smmu + R_CR0, CR0_SMMUEN);
+    qtest_writeq(g.qts, g.smmu + R_CMDQ_BASE, q | CMDQ_LOG2);
+    qtest_writel(g.qts, g.smmu + R_CMDQ_PROD, 0);
+    qtest_writel(g.qts, g.smmu + R_CMDQ_CONS, 0);
+    qtest_writel(g.qts, g.smmu + R_CR0, CR0_CMDQEN | CR0_SMMUEN);
+    for (int i = 0; i < 4; i++) {
+        qtest_writeq(g.qts, q + i * 16, CMD_TLBI_NH_VA(5));
+        qtest_writeq(g.qts, q + i * 16 + 8, 0x1000ULL * (i + 1));
+    }
+    qtest_writel(g.qts, g.smmu + R_CMDQ_PROD, 5);
+    cons = guest_cmdq_cons(&g);
+    g_assert_cmphex(cons & 0xfffff, ==, 4);
+    g_assert_cmphex(CONS_ERR(cons), ==, 2);                 /* CERROR_ABT */
+    after_abort = dump_int(&g, "invalidation_cmds");
+    g_assert_cmpint(after_abort - before, ==, 4);
+
+    /* A reset: nothing of the last boot reaches the host afterwards */
+    qtest_qmp_assert_success(g.qts, "{'execute': 'system_reset'}");
+    g.prod = 0;
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    g_assert_cmpint(dump_int(&g, "invalidation_cmds"), ==, after_abort);
+    guest_stop(&g, true);
+}
+
+/*
+ * Commands with nothing to invalidate on the host (CFGI_CD of a SID
+ * without a vDEVICE) are dropped from a batch but still advance CONS: a
+ * refusal at batch entry 10 is queue command 13 here, not 10.
+ */
+static void test_failure_after_dropped_commands(void)
+{
+    Guest g;
+    QDict *r;
+    uint32_t start, cons;
+
+    guest_start(&g, HOST_CONF, "cmdqv=off", true);
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    r = standin_ctl(g.host, "fault IOMMU_HWPT_INVALIDATE 1 EIO 10");
+    g_assert_true(qdict_get_bool(r, "ok"));
+    qobject_unref(r);
+
+    start = g.prod;
+    for (int i = 0; i < 5; i++) {
+        guest_cmd(&g, CMD_TLBI_NH_VA(3), 0x1000ULL * (i + 1));
+    }
+    for (int i = 0; i < 3; i++) {
+        guest_cmd(&g, OP_CFGI_CD | (0x99ULL << 32), 0);     /* no vDEVICE */
+    }
+    for (int i = 0; i < 10; i++) {
+        guest_cmd(&g, CMD_TLBI_NH_VA(3), 0x100000ULL * (i + 1));
+    }
+    guest_cmd(&g, CMD_SYNC, 0);
+    guest_cmdq_kick(&g);
+    cons = guest_cmdq_cons(&g);
+    g_assert_cmphex(cons & 0x1ff, ==, start + 13);
+    g_assert_cmphex(CONS_ERR(cons), ==, 1);                 /* CERROR_ILL */
+    guest_ack_cmdq_error(&g);
+    g_assert_cmphex(guest_cmdq_cons(&g) & 0x1ff, ==, g.prod);
+    guest_stop(&g, true);
+}
+
+/*
+ * Linux's arm_vsmmu_cache_invalidate() issues entries in chunks of 63 and
+ * reports entry_num = k for a refused entry k, though the entries since
+ * the last chunk boundary (63..k-1) were never issued. QEMU sends 0..k-1
+ * again: every TLBI before the refused one is executed on the host.
+ */
+static void test_chunked_failure_nothing_lost(void)
+{
+    Guest g;
+    QDict *r, *d;
+    QList *cmds_seen;
+    int64_t before;
+    g_autoptr(GHashTable) done = g_hash_table_new(NULL, NULL);
+
+    guest_start(&g, HOST_CONF, "cmdqv=off", true);
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    before = dump_int(&g, "invalidation_ioctls");
+    r = standin_ctl(g.host, "fault IOMMU_HWPT_INVALIDATE 1 EIO 70");
+    g_assert_true(qdict_get_bool(r, "ok"));
+    qobject_unref(r);
+
+    for (int i = 0; i < 100; i++) {
+        guest_cmd(&g, CMD_TLBI_NH_VA(3), 0x1000ULL * (i + 1));
+    }
+    guest_cmd(&g, CMD_SYNC, 0);
+    guest_cmdq_kick(&g);
+    g_assert_cmphex(CONS_ERR(guest_cmdq_cons(&g)), ==, 1);
+    guest_ack_cmdq_error(&g);
+    g_assert_cmphex(guest_cmdq_cons(&g) & 0x1ff, ==, g.prod);
+
+    /* refused, the first 70 again, then the 30 after the refused one */
+    d = standin_dump(g.host);
+    g_assert_cmpint(qdict_get_int(d, "invalidation_ioctls"), ==, before + 3);
+    cmds_seen = qdict_get_qlist(d, "invalidations");
+    for (const QListEntry *e = qlist_first(cmds_seen); e; e = qlist_next(e)) {
+        QDict *inv = qobject_to(QDict, qlist_entry_obj(e));
+        QList *c = qdict_get_qlist(inv, "cmds");
+        int64_t n = qdict_get_int(inv, "done"), i = 0;
+
+        for (const QListEntry *ce = qlist_first(c); ce && i < n;
+             ce = qlist_next(ce), i++) {
+            QDict *cmd = qobject_to(QDict, qlist_entry_obj(ce));
+            uint64_t addr = g_ascii_strtoull(qdict_get_str(cmd, "addr"),
+                                             NULL, 16);
+
+            g_hash_table_add(done, GSIZE_TO_POINTER(addr));
+        }
+    }
+    for (int i = 0; i < 100; i++) {
+        if (!g_hash_table_contains(done,
+                                   GSIZE_TO_POINTER(0x1000ULL * (i + 1)))) {
+            g_test_message("TLBI %d never executed on the host", i);
+        }
+        g_assert_true(g_hash_table_contains(done,
+                                            GSIZE_TO_POINTER(0x1000ULL * (i + 1))));
+    }
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
+/* CFGI_CD with SSEC=1 is CERROR_ILL, as on the emulated SMMU */
+static void test_cfgi_cd_ssec_illegal(void)
+{
+    Guest g;
+    uint32_t start, cons;
+    int64_t before;
+
+    guest_start(&g, HOST_CONF, "cmdqv=off", true);
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    before = dump_int(&g, "invalidation_cmds");
+    start = g.prod;
+    guest_cmd(&g, OP_CFGI_CD | (1ULL << 10) | ((uint64_t)DEV_SID << 32), 0);
+    guest_cmd(&g, CMD_SYNC, 0);
+    guest_cmdq_kick(&g);
+    cons = guest_cmdq_cons(&g);
+    g_assert_cmphex(cons & 0x1ff, ==, start);
+    g_assert_cmphex(CONS_ERR(cons), ==, 1);
+    g_assert_cmpint(dump_int(&g, "invalidation_cmds"), ==, before);
+    guest_stop(&g, true);
+}
+
+/* The guest's event queue of 2 entries, full, with OVACKFLG == OVFLG */
+static void guest_small_eventq(Guest *g)
+{
+    qtest_memset(g->qts, G_EVTQ, 0, 4 * 32);
+    qtest_writeq(g->qts, g->smmu + R_EVENTQ_BASE, G_EVTQ | 1);
+    qtest_writel(g->qts, g->smmu + R_EVENTQ_PROD, 0);
+    qtest_writel(g->qts, g->smmu + R_EVENTQ_CONS, 0);
+    qtest_writel(g->qts, g->smmu + R_CR0,
+                 CR0_CMDQEN | CR0_SMMUEN | CR0_EVENTQEN);
+}
+
+static int64_t accel_events_lost(QTestState *qts)
+{
+    QDict *r = qtest_qmp(qts, "{'execute': 'query-smmuv3-accel'}");
+    QDict *info = qobject_to(QDict, qlist_peek(qdict_get_qlist(r, "return")));
+    int64_t n = qdict_get_int(info, "events-lost");
+
+    qobject_unref(r);
+    return n;
+}
+
+static void inject_events(Guest *g, int n, int64_t lost_expected)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    for (int i = 0; i < n; i++) {
+        QDict *r = standin_ctl(g->host, "event 0000:01:00.0 "
+                               "1000000000010000" "0000000000000000"
+                               "00e0ad0d00000000" "0000000000000000");
+        g_assert_true(qdict_get_bool(r, "ok"));
+        qobject_unref(r);
+    }
+    while (accel_events_lost(g->qts) < lost_expected &&
+           g_get_monotonic_time() < deadline) {
+        g_usleep(1000);
+    }
+    g_assert_cmpint(accel_events_lost(g->qts), ==, lost_expected);
+}
+
+/*
+ * EVENTQ_PROD.OVFLG toggles once when an overflow condition begins, not
+ * once per lost event: 2 events lost into a full queue leave it toggled
+ * (before the fix it toggled twice, back to "no overflow"). Once software
+ * acknowledges (OVACKFLG = OVFLG), the next loss toggles it again.
+ */
+static void test_event_overflow_toggles_once(void)
+{
+    Guest g;
+    uint32_t prod;
+
+    guest_start(&g, HOST_CONF, "cmdqv=off", true);
+    guest_smmu_enable(&g);
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    guest_small_eventq(&g);
+
+    inject_events(&g, 4, 2);        /* 2 written, 2 lost */
+    prod = qtest_readl(g.qts, g.smmu + R_EVENTQ_PROD);
+    g_assert_cmphex(prod & 0x3, ==, 2);     /* full: index 0, wrap 1 */
+    g_assert_cmphex(prod >> 31, ==, 1);
+    inject_events(&g, 1, 3);        /* still in the same condition */
+    g_assert_cmphex(qtest_readl(g.qts, g.smmu + R_EVENTQ_PROD) >> 31, ==, 1);
+
+    /* acknowledged, still full: a new condition */
+    qtest_writel(g.qts, g.smmu + R_EVENTQ_CONS, 1u << 31);
+    inject_events(&g, 1, 4);
+    g_assert_cmphex(qtest_readl(g.qts, g.smmu + R_EVENTQ_PROD) >> 31, ==, 0);
+    guest_stop(&g, true);
+}
+
+/* IORT root complex node: its ATS attribute follows the accel SMMU's ats */
+static void test_acpi_rc_ats_attribute(void)
+{
+    for (int ats = 0; ats < 2; ats++) {
+        Guest g;
+        g_autofree uint8_t *t = NULL;
+        uint32_t len, rc;
+
+        guest_start(&g, HOST_CONF, ats ? "cmdqv=off,ats=on" :
+                    "cmdqv=off,ats=off", true);
+        t = acpi_table_raw(g.qts, "IORT", &len);
+        rc = iort_node(t, len, 2, 0);
+        g_assert_cmpuint(rc, !=, 0);
+        /* RC node: 16-byte header, memory access properties, then ATS */
+        g_assert_cmphex(ldl_le_p(t + rc + 24), ==, ats);
+        guest_stop(&g, true);
+    }
+}
+
+/*
+ * A mediated device: its sysfs subsystem is the mdev bus. Here a copy of
+ * the stand-in function's sysfs directory that says so; vfio's own test
+ * names /sys/bus/mdev literally, so the device would otherwise be served
+ * unchecked, its DMA outside the guest's stage 1.
+ */
+static char *fake_mdev(StandinHost *h)
+{
+    g_autofree char *pci = standin_sysfsdev(h, "0000:01:00.0");
+    g_autofree char *bus = g_build_filename(h->dir, "sys", "bus", "mdev",
+                                            NULL);
+    char *mdev = g_build_filename(h->dir, "sys", "devices", "mdev0", NULL);
+    g_autofree char *cmd = g_strdup_printf(
+        "mkdir -p '%s' '%s' && for f in '%s'/*; do "
+        "[ \"$(basename \"$f\")\" = subsystem ] || ln -s \"$f\" '%s'/; done && "
+        "ln -sfn '%s' '%s/subsystem'", bus, mdev, pci, mdev, bus, mdev);
+
+    g_assert_cmpint(system(cmd), ==, 0);
+    return mdev;
+}
+
+static void test_mdev_refused(void)
+{
+    Guest g;
+    g_autofree char *mdev = NULL;
+    QDict *r, *e;
+
+    guest_start(&g, HOST_CONF,
+                "cmdqv=off,ril=on,ats=off,oas=48,ssidsize=0", false);
+    mdev = fake_mdev(g.host);
+    r = qtest_qmp(g.qts, "{'execute': 'device_add', 'arguments': {"
+                  "'driver': 'vfio-pci', 'id': 'mdev0', 'bus': 'pcie.0',"
+                  "'iommufd': 'iommufd0', 'sysfsdev': %s}}", mdev);
+    e = qdict_get_qdict(r, "error");
+    g_assert_nonnull(e);
+    g_assert_nonnull(strstr(qdict_get_str(e, "desc"),
+                            "smmu0: vfio-pci 'mdev0' is a mediated (mdev) "
+                            "device"));
+    qobject_unref(r);
+    r = standin_dump(g.host);
+    g_assert_cmpint(standin_ioctl_count(r, "VFIO_DEVICE_BIND_IOMMUFD"), ==, 0);
+    qobject_unref(r);
+    guest_stop(&g, true);
+}
+
+/* accel=off: what the emulated SMMU offers is accepted, the rest refused */
+static void test_accel_off_props(void)
+{
+    static const char *const bad[][2] = {
+        { "ats=on", "arm-smmuv3: ats=on needs accel=on" },
+        { "ril=off", "arm-smmuv3: ril=off needs accel=on" },
+        { "oas=48", "arm-smmuv3: oas=48 needs accel=on" },
+        { "ssidsize=20", "arm-smmuv3: ssidsize=20 needs accel=on" },
+    };
+    QTestState *qts;
+
+    for (int i = 0; i < ARRAY_SIZE(bad); i++) {
+        g_autofree char *args = g_strdup_printf(
+            "-M virt -device arm-smmuv3,primary-bus=pcie.0,%s", bad[i][0]);
+        g_autofree char *err = qemu_start_fails(args);
+
+        g_assert_nonnull(strstr(err, bad[i][1]));
+        g_assert_nonnull(strstr(err, "emulated SMMUv3 (accel=off) offers"));
+    }
+    qts = qtest_init("-M virt -display none -device arm-smmuv3,"
+                     "primary-bus=pcie.0,ril=on,ats=off,oas=44,ssidsize=0");
+    qtest_quit(qts);
+}
+
+/*
+ * A JSON -device arm-smmuv3 with a key=value -device vfio-pci on its bus:
+ * QEMU creates the vfio-pci device first, before the SMMU exists. It is
+ * served all the same (before the fix: "no vfio-pci device is
+ * cold-plugged", the autos unresolved).
+ */
+static void test_json_smmu_keyval_vfio(void)
+{
+    StandinHost *h = standin_host_new(HOST_CONF);
+    g_autofree char *sysfs = standin_sysfsdev(h, "0000:01:00.0");
+    g_autofree char *args = g_strdup_printf(
+        "-M virt -display none -nodefaults -object iommufd,id=iommufd0 "
+        "-device '{\"driver\":\"arm-smmuv3\",\"primary-bus\":\"pcie.0\","
+        "\"id\":\"smmu0\",\"accel\":true,\"cmdqv\":\"off\"}' "
+        DEV_ARGS "%s", sysfs);
+    QTestState *qts = standin_qtest_start(h, args);
+    QDict *d = standin_dump(h);
+
+    standin_single(d, "viommu");
+    g_assert_cmpint(qdict_get_int(standin_single(d, "device"), "attached"),
+                    !=, 0);
+    qobject_unref(d);
+    qtest_quit(qts);
+    standin_assert_clean_exit(h);
+    standin_host_free(h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -929,5 +1299,22 @@ int main(int argc, char **argv)
                    test_hotplug_unplug_replug);
     qtest_add_func("/smmuv3-accel/standin/hotplug-first-explicit-props",
                    test_explicit_properties_hotplug_first);
+    qtest_add_func("/smmuv3-accel/standin/fetch-abort-flushes-batch",
+                   test_fetch_abort_flushes_batch);
+    qtest_add_func("/smmuv3-accel/standin/failure-after-dropped-commands",
+                   test_failure_after_dropped_commands);
+    qtest_add_func("/smmuv3-accel/standin/chunked-failure-nothing-lost",
+                   test_chunked_failure_nothing_lost);
+    qtest_add_func("/smmuv3-accel/standin/cfgi-cd-ssec-illegal",
+                   test_cfgi_cd_ssec_illegal);
+    qtest_add_func("/smmuv3-accel/standin/event-overflow-toggles-once",
+                   test_event_overflow_toggles_once);
+    qtest_add_func("/smmuv3-accel/acpi/rc-ats-attribute",
+                   test_acpi_rc_ats_attribute);
+    qtest_add_func("/smmuv3-accel/standin/mdev-refused", test_mdev_refused);
+    qtest_add_func("/smmuv3-accel/realize/accel-off-props",
+                   test_accel_off_props);
+    qtest_add_func("/smmuv3-accel/standin/json-smmu-keyval-vfio",
+                   test_json_smmu_keyval_vfio);
     return g_test_run();
 }

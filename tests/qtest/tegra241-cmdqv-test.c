@@ -62,7 +62,7 @@ static void test_cmdqv_on_needs_accel(void)
         "-M virt -device arm-smmuv3,primary-bus=pcie.0,cmdqv=on");
 
     g_assert_nonnull(strstr(err, "cmdqv=on needs accel=on"));
-    g_assert_nonnull(strstr(err, "add accel=on"));
+    g_assert_nonnull(strstr(err, "Add accel=on"));
 }
 
 static void test_vcmdqs_needs_accel(void)
@@ -831,6 +831,49 @@ static void test_kexec_reinit(void)
     cg_stop(&g);
 }
 
+
+/*
+ * The guest turns CMDQV off while its queues are live and the page is
+ * direct: the page is trapped before the host queues stop, so a queue
+ * CONFIG write that follows (another vCPU's) cannot start a host queue
+ * again behind the stop (before the fix it reached the host page).
+ */
+static void test_disable_traps_before_stop(void)
+{
+    CmdqvGuest g;
+    QDict *d;
+
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_checked(&g);
+    cg_wr(&g, W_CONFIG, 0);
+    cg_wr(&g, W_P0(0) + Q_CONFIG, 1);
+    d = standin_dump(g.host);
+    g_assert_false(qdict_get_bool(dump_hw_queue(d, 0), "enabled"));
+    g_assert_false(qdict_get_bool(dump_hw_queue(d, 1), "enabled"));
+    qobject_unref(d);
+    /* what the guest wrote is kept, and runs once CMDQV is on again */
+    cg_wr(&g, W_CONFIG, 1);
+    d = standin_dump(g.host);
+    g_assert_true(qdict_get_bool(dump_hw_queue(d, 0), "enabled"));
+    qobject_unref(d);
+    cg_stop(&g);
+}
+
+/*
+ * The host takes HW queues of at most 2^IDR1.CMDQS entries: a host SMMU
+ * with CMDQS 6 caps the guest's (before the fix: one 64K page, 2^12).
+ */
+static void test_cmdqs_capped_by_host(void)
+{
+    uint32_t idr1 = start_read_idr1("[host]\npage_size = 64K\n"
+                                    "[smmu smmu0]\nidr1 = 0x00d30510\n"
+                                    "[pci 0000:01:00.0]\nsmmu = smmu0\n"
+                                    "sid = 0x100\nbar0 = 64K\n",
+                                    "cmdqv=on", true);
+
+    g_assert_cmpuint(IDR1_CMDQS(idr1), ==, 6);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -882,5 +925,9 @@ int main(int argc, char **argv)
                    test_hotplug_below_promise_refused);
     qtest_add_func("/tegra241-cmdqv/standin/unplug-replug-live",
                    test_unplug_replug_live);
+    qtest_add_func("/tegra241-cmdqv/standin/disable-traps-before-stop",
+                   test_disable_traps_before_stop);
+    qtest_add_func("/tegra241-cmdqv/standin/cmdqs-capped-by-host",
+                   test_cmdqs_capped_by_host);
     return g_test_run();
 }

@@ -70,6 +70,8 @@ typedef struct Kernel {
     bool injected;              /* an injected failure hit */
     bool ph_failed;             /* a placeholder alloc failed */
     bool ph_refuse;             /* placeholder_base() says "none" */
+    unsigned refuse_frees;      /* refuse that many destroys (EBUSY) */
+    unsigned refused_frees;
 
     int err_seen[MAXQ];         /* last queue_error_changed() per guest q */
     bool err_raised[MAXQ];      /* an error was raised during this step */
@@ -141,7 +143,7 @@ static int k_alloc(void *opaque, unsigned h, int g, uint64_t iova,
     return 0;
 }
 
-static void k_free(void *opaque, unsigned h, uint32_t id)
+static int k_free(void *opaque, unsigned h, uint32_t id)
 {
     Kernel *k = opaque;
 
@@ -150,11 +152,17 @@ static void k_free(void *opaque, unsigned h, uint32_t id)
     }
     if (h >= k->nr_host || !k->slot[h].live || k->slot[h].id != id) {
         kviolation(k, "free of %u id %u: ENOENT", h, id);
-        return;
+        return -ENOENT;
     }
     if (h + 1 < k->nr_host && k->slot[h + 1].live) {
         kviolation(k, "free of %u while %u holds it: EBUSY", h, h + 1);
-        return;
+        return -EBUSY;
+    }
+    if (k->refuse_frees) {
+        /* an injected refusal: the queue stays, as after a failed ioctl */
+        k->refuse_frees--;
+        k->refused_frees++;
+        return -EBUSY;
     }
     /* The kernel's destroy zeroes PROD, CONS, CONFIG and BASE */
     memset(&k->slot[h], 0, sizeof(k->slot[h]));
@@ -162,6 +170,7 @@ static void k_free(void *opaque, unsigned h, uint32_t id)
     if (k->nr_free_order < G_N_ELEMENTS(k->free_order)) {
         k->free_order[k->nr_free_order++] = h;
     }
+    return 0;
 }
 
 static void k_save(void *opaque, unsigned g, unsigned h, CmdqvQueueState *st)
@@ -192,7 +201,9 @@ static void k_restore(void *opaque, unsigned g, unsigned h,
         kviolation(k, "restore of guest %u into host %u that is not its", g, h);
         return;
     }
-    if (memcmp(&k->slot[h].regs, &zero, sizeof(zero))) {
+    /* fresh, or (after a refused destroy) its own state given back */
+    if (memcmp(&k->slot[h].regs, &zero, sizeof(zero)) &&
+        memcmp(&k->slot[h].regs, st, sizeof(*st))) {
         kviolation(k, "restore into host %u that is not fresh", h);
     }
     k->slot[h].regs = *st;
@@ -1057,6 +1068,43 @@ static void test_rebuild_failure(void)
     world_end(&w);
 }
 
+/*
+ * The kernel refuses a destroy (IOMMU_DESTROY failed): the queue is still
+ * there, so nothing may be allocated over it (that would be EEXIST) and
+ * the queue keeps its state; the next sync destroys it.
+ */
+static void test_destroy_refused(void)
+{
+    World w;
+    CmdqvMapperStats st;
+
+    world_start(&w, 4, 4);
+    enable_queues(&w, 0x3);
+    /* queue 0 re-based: queues 1 then 0 must go; the destroy of 1 fails */
+    w.k.refuse_frees = 1;
+    op_enable(&w, 0, base_of(0, 1));
+    g_assert_cmpuint(w.k.refused_frees, ==, 1);
+    g_assert_cmpuint(w.k.violations, ==, 0);
+    g_assert_true(w.k.slot[1].live);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 1), ==, 1);
+    g_assert_cmpint(w.k.slot[1].owner, ==, 1);
+    g_assert_false(w.k.direct);
+    /* the state saved before the refusal went back into the queue */
+    g_assert_cmpuint(w.k.restores, ==, 1);
+    cmdqv_mapper_stats(w.m, &st);
+    g_assert_cmpuint(st.free_failures, ==, 1);
+
+    /* the next sync (any trapped access) finishes the rebuild */
+    cmdqv_mapper_sync(w.m);
+    g_assert_cmpuint(w.k.violations, ==, 0);
+    assert_free_order(&w, "10");
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 0), ==, 0);
+    g_assert_cmpint(cmdqv_mapper_host_index(w.m, 1), ==, 1);
+    g_assert_cmphex(w.k.slot[0].iova, ==, base_of(0, 1));
+    g_assert_true(w.k.direct);
+    world_end(&w);
+}
+
 /* A BASE the kernel refuses (16-byte ring): init error, then fixed */
 static void test_invalid_base(void)
 {
@@ -1498,6 +1546,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cmdqv-mapper/alloc-failure-then-retry",
                     test_alloc_failure_then_retry);
     g_test_add_func("/cmdqv-mapper/rebuild-failure", test_rebuild_failure);
+    g_test_add_func("/cmdqv-mapper/destroy-refused", test_destroy_refused);
     g_test_add_func("/cmdqv-mapper/invalid-base", test_invalid_base);
     g_test_add_func("/cmdqv-mapper/placeholder-unavailable",
                     test_placeholder_unavailable);
