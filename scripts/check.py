@@ -32,6 +32,10 @@ QEMU_OWN_QTESTS = [("qom-test", r"/virt(-[0-9.]+)?$"),
                    ("device-introspect-test", None),
                    ("test-hmp", r"/virt(-[0-9.]+)?$")]
 ONLY = [a for a in sys.argv[1:] if a != "--asan"]  # optional name filters
+# The oldest host kernel the stand-in models (subprojects/standin/INTERFACE.md)
+# and the qtests that run on it too.
+OLDEST_KERNEL = "6.17"
+OLDEST_KERNEL_QTESTS = ("smmuv3-accel-test", "tegra241-cmdqv-test")
 
 totals = {"passed": 0, "failed": 0, "skipped": 0}
 failures = []
@@ -179,6 +183,12 @@ def qtests():
                     args += ["-p", path]
         run("qtest/" + t, [os.path.join(QBUILD, "tests", "qtest", t), "--tap", "-k"] + args,
             env=env, cwd=QBUILD)
+        if t in OLDEST_KERNEL_QTESTS:
+            # The stand-in defaults to the newest kernel model; the accel
+            # SMMU and CMDQV qtests run on the oldest one as well.
+            run("qtest/%s@kernel-%s" % (t, OLDEST_KERNEL),
+                [exe, "--tap", "-k"] + args,
+                env=dict(env, QAC_STANDIN_KERNEL=OLDEST_KERNEL), cwd=QBUILD)
 
 
 def functional():

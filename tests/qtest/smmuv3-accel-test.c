@@ -234,6 +234,14 @@ static QDict *dump_nested_with_ste0(QDict *dump, uint64_t w0)
     return NULL;
 }
 
+/* Does the stand-in model a kernel that attaches nested HWPTs only with a vDEVICE? */
+static bool kernel_before_6_19(QDict *dump)
+{
+    const char *k = qdict_get_str(dump, "kernel");
+
+    return !strcmp(k, "6.17") || !strcmp(k, "6.18");
+}
+
 static void test_coldplug_viommu(void)
 {
     Guest g;
@@ -248,12 +256,22 @@ static void test_coldplug_viommu(void)
     g_assert_nonnull(s2);
     g_assert_cmpstr(qdict_get_str(s2, "type"), ==, "hwpt_paging");
     g_assert_true(qdict_get_bool(s2, "nest_parent"));
-    /* SMMU disabled and GBPA.ABORT clear after reset: bypass */
+    /*
+     * SMMU disabled and GBPA.ABORT clear after reset: bypass. Through the
+     * vIOMMU's nested bypass HWPT where the host allows it without a
+     * vDEVICE (6.19 on), else the stage-2 HWPT alone.
+     */
     dev = dump_device(d);
     attached = standin_object(d, qdict_get_int(dev, "attached"));
     g_assert_nonnull(attached);
-    g_assert_cmpstr(qdict_get_str(attached, "type"), ==, "hwpt_nested");
-    g_assert_cmphex(standin_hex(attached, "ste", 0), ==, STE0_V | STE0_CFG(4));
+    if (kernel_before_6_19(d)) {
+        g_assert_cmpint(qdict_get_int(attached, "id"), ==,
+                        qdict_get_int(s2, "id"));
+    } else {
+        g_assert_cmpstr(qdict_get_str(attached, "type"), ==, "hwpt_nested");
+        g_assert_cmphex(standin_hex(attached, "ste", 0), ==,
+                        STE0_V | STE0_CFG(4));
+    }
     /* No vDEVICE before the guest configures the device's STE */
     g_assert_cmpint(standin_objects(d, "vdevice")->len, ==, 0);
     qobject_unref(d);
@@ -421,11 +439,14 @@ static void test_invalidation_failure_at_entry(void)
     gerror = qtest_readl(g.qts, g.smmu + R_GERROR);
     g_assert_cmphex(gerror & 1, ==, 1);                 /* CMDQ_ERR */
 
-    /* The guest acknowledges and the rest of the batch goes through. */
+    /*
+     * The guest acknowledges and the rest of the batch goes through:
+     * the refused call, entries 0..9 sent again, then 10..63.
+     */
     qtest_writel(g.qts, g.smmu + R_GERRORN, gerror);
     g_assert_cmphex(guest_cmdq_cons(&g) & 0x1ff, ==, g.prod);
     d = standin_dump(g.host);
-    g_assert_cmpint(qdict_get_int(d, "invalidation_ioctls"), ==, before + 2);
+    g_assert_cmpint(qdict_get_int(d, "invalidation_ioctls"), ==, before + 3);
     g_assert_cmpint(qdict_get_int(d, "invalidation_cmds"), >=, 10 + 54);
     qobject_unref(d);
     guest_stop(&g, true);
@@ -1248,6 +1269,76 @@ static void test_json_smmu_keyval_vfio(void)
     standin_host_free(h);
 }
 
+
+/*
+ * Both sides of the kernel's line (arm_smmu_attach_prepare_vmaster): on
+ * 6.18 a nested HWPT needs a vDEVICE (ENOENT without one, abort and
+ * bypass included), from 6.19 abort and bypass attach without one. QEMU
+ * serves the device on both: before the guest's first stage-1 STE, the
+ * blocked domain and the stage-2 HWPT stand in for abort and bypass on
+ * 6.18; with the vDEVICE, the nested abort/bypass HWPTs on both.
+ */
+static void abort_bypass_before_vdevice(const char *kernel, bool old)
+{
+    g_autofree char *conf = g_strdup_printf("[host]\nkernel = %s\n%s", kernel,
+                                            HOST_CONF + strlen("[host]\n"));
+    Guest g;
+    QDict *d, *dev, *att, *s2;
+
+    guest_start(&g, conf, "cmdqv=off", true);
+    d = standin_dump(g.host);
+    g_assert_cmpstr(qdict_get_str(d, "kernel"), ==, kernel);
+    s2 = standin_object(d, qdict_get_int(standin_single(d, "viommu"), "hwpt"));
+    dev = dump_device(d);
+    att = standin_object(d, qdict_get_int(dev, "attached"));
+    /* reset: SMMU off, GBPA.ABORT clear: bypass */
+    if (old) {
+        g_assert_cmpint(qdict_get_int(att, "id"), ==, qdict_get_int(s2, "id"));
+    } else {
+        g_assert_cmphex(standin_hex(att, "ste", 0), ==, STE0_V | STE0_CFG(4));
+    }
+    qobject_unref(d);
+
+    /* SMMU on, the device's STE not valid yet: abort */
+    guest_smmu_enable(&g);
+    d = standin_dump(g.host);
+    dev = dump_device(d);
+    if (old) {
+        g_assert_cmpint(qdict_get_int(dev, "attached"), ==, 0);  /* blocked */
+    } else {
+        att = standin_object(d, qdict_get_int(dev, "attached"));
+        g_assert_cmphex(standin_hex(att, "ste", 0), ==, 0);
+    }
+    g_assert_cmpint(standin_count(d, "vdevice"), ==, 0);
+    qobject_unref(d);
+
+    /* stage 1: the vDEVICE; then abort goes through the vIOMMU on both */
+    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    guest_install_ste(&g, DEV_SID, STE0_V | STE0_CFG(0), 0);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_count(d, "vdevice"), ==, 1);
+    att = standin_object(d, qdict_get_int(dump_device(d), "attached"));
+    g_assert_cmpstr(qdict_get_str(att, "type"), ==, "hwpt_nested");
+    g_assert_cmphex(standin_hex(att, "ste", 0), ==, 0);
+    /* one refused attach taught QEMU the rule, no more */
+    g_assert_cmpint(standin_ioctl_count(d, "VFIO_DEVICE_ATTACH_IOMMUFD_PT"),
+                    <=, old ? 6 : 5);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(d, "rejected_destroys")), ==,
+                    0);
+    qobject_unref(d);
+    guest_stop(&g, true);
+}
+
+static void test_abort_bypass_before_vdevice_6_18(void)
+{
+    abort_bypass_before_vdevice("6.18", true);
+}
+
+static void test_abort_bypass_before_vdevice_7_0(void)
+{
+    abort_bypass_before_vdevice("7.0", false);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1299,6 +1390,10 @@ int main(int argc, char **argv)
                    test_hotplug_unplug_replug);
     qtest_add_func("/smmuv3-accel/standin/hotplug-first-explicit-props",
                    test_explicit_properties_hotplug_first);
+    qtest_add_func("/smmuv3-accel/standin/abort-bypass-before-vdevice/6.18",
+                   test_abort_bypass_before_vdevice_6_18);
+    qtest_add_func("/smmuv3-accel/standin/abort-bypass-before-vdevice/7.0",
+                   test_abort_bypass_before_vdevice_7_0);
     qtest_add_func("/smmuv3-accel/standin/fetch-abort-flushes-batch",
                    test_fetch_abort_flushes_batch);
     qtest_add_func("/smmuv3-accel/standin/failure-after-dropped-commands",
