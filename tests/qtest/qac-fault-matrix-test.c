@@ -152,10 +152,33 @@ static void plug(Mx *m)
     qobject_unref(r);
 }
 
+/*
+ * The device is served: on a nested HWPT of the vIOMMU, or (a host that
+ * attaches those only with a vDEVICE: an ENOENT teaches QEMU that) on the
+ * blocked domain (attached 0) or the stage-2 HWPT, until its first STE.
+ */
+static bool mx_served(Mx *m)
+{
+    QDict *d = standin_dump(m->host);
+    g_autoptr(GPtrArray) devs = standin_objects(d, "device");
+    g_autoptr(GPtrArray) viommus = standin_objects(d, "viommu");
+    bool ok = false;
+
+    if (devs->len == 1 && viommus->len == 1) {
+        int64_t att = qdict_get_int(g_ptr_array_index(devs, 0), "attached");
+        QDict *hwpt = standin_object(d, att);
+
+        ok = att == 0 ||
+             att == qdict_get_int(g_ptr_array_index(viommus, 0), "hwpt") ||
+             (hwpt && !strcmp(qdict_get_str(hwpt, "type"), "hwpt_nested"));
+    }
+    qobject_unref(d);
+    return ok;
+}
+
 static bool plug_ok(Mx *m)
 {
-    return !m->plug_error && mx_count(m, "viommu") == 1 &&
-           mx_attached_ste0(m) >= 0;
+    return !m->plug_error && mx_served(m);
 }
 
 /* A refused device_add names what failed and leaves nothing behind */
