@@ -133,12 +133,6 @@ void *iommufd_backend_viommu_mmap(IOMMUFDBackend *be, uint64_t offset,
     return p;
 }
 
-void iommufd_backend_viommu_munmap(void *addr, uint64_t length)
-{
-    trace_iommufd_backend_viommu_munmap(addr, length);
-    munmap(addr, length);
-}
-
 typedef struct ViommuStaleMap {
     struct rcu_head rcu;
     void *addr;
@@ -151,7 +145,7 @@ static void viommu_stale_map_free(ViommuStaleMap *m)
     g_free(m);
 }
 
-void iommufd_backend_viommu_munmap_rcu(void *addr, uint64_t length)
+void iommufd_backend_viommu_munmap(void *addr, uint64_t length)
 {
     ViommuStaleMap *m;
 

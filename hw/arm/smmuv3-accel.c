@@ -731,6 +731,16 @@ static SMMUv3AccelDevice *accel_find_vsid(SMMUv3AccelState *a, uint32_t sid)
     return NULL;
 }
 
+/* What @hwpt_id (ACCEL_BLOCKED included) is, for traces and QMP */
+static const char *accel_hwpt_kind(SMMUv3AccelState *a, uint32_t hwpt_id)
+{
+    return !hwpt_id ? "none" :
+           hwpt_id == ACCEL_BLOCKED ? "blocked" :
+           hwpt_id == a->s2_hwpt_id ? "stage-2" :
+           hwpt_id == a->abort_hwpt_id ? "abort" :
+           hwpt_id == a->bypass_hwpt_id ? "bypass" : "nested";
+}
+
 /* @hwpt_id ACCEL_BLOCKED: detached, in the kernel's blocked domain */
 static bool accel_dev_attach(SMMUv3AccelDevice *d, uint32_t hwpt_id,
                              Error **errp)
@@ -819,12 +829,8 @@ static bool accel_dev_install(SMMUv3AccelDevice *d, uint32_t hwpt_id,
         iommufd_backend_free_id(a->be, old);
     }
     trace_smmuv3_accel_install(d->name, accel_dev_sid(d),
-                               hwpt_id == a->abort_hwpt_id ? "abort" :
-                               hwpt_id == a->bypass_hwpt_id ? "bypass" :
-                               hwpt_id == ACCEL_BLOCKED ? "blocked" :
-                               hwpt_id == a->s2_hwpt_id ? "stage-2" :
-                               "nested", new_id, hwpt_id ? 0 : vste[0],
-                               hwpt_id ? 0 : vste[1]);
+                               accel_hwpt_kind(a, new_id), new_id,
+                               hwpt_id ? 0 : vste[0], hwpt_id ? 0 : vste[1]);
     return true;
 }
 
@@ -1599,33 +1605,27 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
  */
 bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
 {
-    const char *bad = NULL;
+    g_autofree char *bad = NULL;
     int v;
 
     if (s->ril == ON_OFF_AUTO_OFF) {
-        bad = "ril=off";
+        bad = g_strdup("ril=off");
     } else if (s->ats == ON_OFF_AUTO_ON) {
-        bad = "ats=on";
-    } else if (s->oas && strcmp(s->oas, "auto") &&
-               (!parse_auto_uint("oas", s->oas, 0, 64, &v, NULL) ||
-                v != 44)) {
-        bad = "oas";
-    } else if (s->ssidsize && strcmp(s->ssidsize, "auto") &&
-               (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, NULL) ||
-                v != 0)) {
-        bad = "ssidsize";
-    } else if (s->cmdqv == ON_OFF_AUTO_ON || s->cmdqv_vcmdqs) {
-        bad = s->cmdqv == ON_OFF_AUTO_ON ? "cmdqv=on" : "cmdqv-vcmdqs";
-    }
-    if (!bad) {
+        bad = g_strdup("ats=on");
+    } else if (!parse_auto_uint("oas", s->oas, 0, 64, &v, NULL) ||
+               (v >= 0 && v != 44)) {
+        bad = g_strdup_printf("oas=%s", s->oas);
+    } else if (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, NULL) ||
+               v > 0) {
+        bad = g_strdup_printf("ssidsize=%s", s->ssidsize);
+    } else if (s->cmdqv == ON_OFF_AUTO_ON) {
+        bad = g_strdup("cmdqv=on");
+    } else if (s->cmdqv_vcmdqs) {
+        bad = g_strdup("cmdqv-vcmdqs");
+    } else {
         return true;
     }
-    if (!strcmp(bad, "oas") || !strcmp(bad, "ssidsize")) {
-        error_setg(errp, "arm-smmuv3: %s=%s needs accel=on", bad,
-                   !strcmp(bad, "oas") ? s->oas : s->ssidsize);
-    } else {
-        error_setg(errp, "arm-smmuv3: %s needs accel=on", bad);
-    }
+    error_setg(errp, "arm-smmuv3: %s needs accel=on", bad);
     error_append_hint(errp, "ril, ats, oas, ssidsize and cmdqv describe what "
                       "a host SMMU gives the guest through iommufd; QEMU's "
                       "emulated SMMUv3 (accel=off) offers ril=on, ats=off, "
@@ -1782,12 +1782,7 @@ static int accel_collect(Object *obj, void *opaque)
         di->vdevice_id = d->vdev_id;
         di->hwpt_id = d->attached_hwpt_id == ACCEL_BLOCKED ? 0 :
                       d->attached_hwpt_id;
-        di->hwpt = g_strdup(!d->attached_hwpt_id ? "none" :
-                            d->attached_hwpt_id == ACCEL_BLOCKED ? "blocked" :
-                            d->attached_hwpt_id == a->s2_hwpt_id ? "stage-2" :
-                            d->attached_hwpt_id == a->abort_hwpt_id ? "abort" :
-                            d->attached_hwpt_id == a->bypass_hwpt_id ?
-                            "bypass" : "nested");
+        di->hwpt = g_strdup(accel_hwpt_kind(a, d->attached_hwpt_id));
         QAPI_LIST_APPEND(dtail, di);
     }
     i->commands_consumed = a->cmds_consumed;

@@ -49,7 +49,6 @@ struct CmdqvMapper {
     bool vintf_enabled;
     bool cmdqv_enabled;
     bool dirty;             /* a wish changed since the last sync */
-    bool stuck;             /* the last sync met a refused destroy */
     bool direct;            /* page mode last reported */
 
     CmdqvGuestQueue *gq;    /* [nr_guest] */
@@ -429,14 +428,13 @@ static bool cmdqv_mapper_alloc_next(CmdqvMapper *m)
 void cmdqv_mapper_sync(CmdqvMapper *m)
 {
     bool running = cmdqv_mapper_running(m);
-    bool stuck = false, carried = m->stuck;
+    bool stuck = false;
     unsigned g;
 
     if (!m->dirty) {
         return;
     }
     m->dirty = false;
-    m->stuck = false;
     m->stats.syncs++;
 
     /*
@@ -450,9 +448,7 @@ void cmdqv_mapper_sync(CmdqvMapper *m)
         q->had_host = q->hidx >= 0;
         q->want = q->allocated && q->iova && !q->error &&
                   (running || q->had_host);
-        if (!carried) {
-            q->saved = false;   /* else: saved before a refused destroy */
-        }
+        /* q->saved: only after a sync a refused destroy stopped (below) */
     }
     m->ph_failed = false;
     m->ph_known = false;
@@ -504,7 +500,6 @@ void cmdqv_mapper_sync(CmdqvMapper *m)
     }
     if (stuck) {
         m->dirty = true;
-        m->stuck = true;
     }
     cmdqv_mapper_set_direct(m, !stuck && cmdqv_mapper_can_be_direct(m));
 }

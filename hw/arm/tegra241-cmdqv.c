@@ -1114,7 +1114,7 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
          * destroyed while it is mapped), anonymous memory takes its place
          * until then.
          */
-        iommufd_backend_viommu_munmap_rcu(c->host_page0, c->host_page0_len);
+        iommufd_backend_viommu_munmap(c->host_page0, c->host_page0_len);
         c->host_page0 = NULL;
     }
     c->be = NULL;

@@ -37,13 +37,12 @@ bool iommufd_backend_alloc_veventq(IOMMUFDBackend *be, uint32_t viommu_id,
 /* Map a region handed out by IOMMU_VIOMMU_ALLOC; NULL with @errp set. */
 void *iommufd_backend_viommu_mmap(IOMMUFDBackend *be, uint64_t offset,
                                   uint64_t length, Error **errp);
-void iommufd_backend_viommu_munmap(void *addr, uint64_t length);
 /*
- * The same for a mapping other threads may still reach through an old
- * memory map: the vIOMMU region is unmapped at once (replaced by anonymous
- * memory), and that memory is unmapped after an RCU grace period.
+ * Other threads may still reach the mapping through an old memory map:
+ * the vIOMMU region is unmapped at once (replaced by anonymous memory, so
+ * the vIOMMU can be destroyed), and that memory after an RCU grace period.
  */
-void iommufd_backend_viommu_munmap_rcu(void *addr, uint64_t length);
+void iommufd_backend_viommu_munmap(void *addr, uint64_t length);
 
 /*
  * The IOVA ranges an IOAS allows now (the host's reserved regions of the

@@ -211,6 +211,14 @@ static void guest_install_ste(Guest *g, uint32_t sid, uint64_t w0, uint64_t w1)
     g_assert_cmphex(guest_cmdq_cons(g), ==, g->prod);
 }
 
+/* QEMU with the device, the SMMU enabled and the device's stage-1 STE */
+static void guest_start_s1(Guest *g, const char *smmu_opts)
+{
+    guest_start(g, HOST_CONF, smmu_opts, true);
+    guest_smmu_enable(g);
+    guest_install_ste(g, DEV_SID, STE0_S1(G_CD), 0);
+}
+
 /* The one device object of the dump and the HWPT it is attached to. */
 static QDict *dump_device(QDict *dump)
 {
@@ -378,10 +386,7 @@ static void test_invalidations_batched(void)
     QList *invs;
     QDict *last;
 
-    guest_start(&g, HOST_CONF, NULL, true);
-    guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD),
-                      0);
+    guest_start_s1(&g, NULL);
     d = standin_dump(g.host);
     before = qdict_get_int(d, "invalidation_ioctls");
     qobject_unref(d);
@@ -415,10 +420,7 @@ static void test_invalidation_failure_at_entry(void)
     uint32_t cons, start, gerror;
     int64_t before;
 
-    guest_start(&g, HOST_CONF, NULL, true);
-    guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD),
-                      0);
+    guest_start_s1(&g, NULL);
     r = standin_ctl(g.host, "fault IOMMU_HWPT_INVALIDATE 1 EIO 10");
     g_assert_true(qdict_get_bool(r, "ok"));
     qobject_unref(r);
@@ -934,9 +936,7 @@ static void test_fetch_abort_flushes_batch(void)
     int64_t before, after_abort;
     uint32_t cons;
 
-    guest_start(&g, HOST_CONF, "cmdqv=off", true);
-    guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    guest_start_s1(&g, "cmdqv=off");
     before = dump_int(&g, "invalidation_cmds");
 
     qtest_writel(g.qts, g.smmu + R_CR0, CR0_SMMUEN);
@@ -975,9 +975,7 @@ static void test_failure_after_dropped_commands(void)
     QDict *r;
     uint32_t start, cons;
 
-    guest_start(&g, HOST_CONF, "cmdqv=off", true);
-    guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    guest_start_s1(&g, "cmdqv=off");
     r = standin_ctl(g.host, "fault IOMMU_HWPT_INVALIDATE 1 EIO 10");
     g_assert_true(qdict_get_bool(r, "ok"));
     qobject_unref(r);
@@ -1016,9 +1014,7 @@ static void test_chunked_failure_nothing_lost(void)
     int64_t before;
     g_autoptr(GHashTable) done = g_hash_table_new(NULL, NULL);
 
-    guest_start(&g, HOST_CONF, "cmdqv=off", true);
-    guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    guest_start_s1(&g, "cmdqv=off");
     before = dump_int(&g, "invalidation_ioctls");
     r = standin_ctl(g.host, "fault IOMMU_HWPT_INVALIDATE 1 EIO 70");
     g_assert_true(qdict_get_bool(r, "ok"));
@@ -1070,9 +1066,7 @@ static void test_cfgi_cd_ssec_illegal(void)
     uint32_t start, cons;
     int64_t before;
 
-    guest_start(&g, HOST_CONF, "cmdqv=off", true);
-    guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    guest_start_s1(&g, "cmdqv=off");
     before = dump_int(&g, "invalidation_cmds");
     start = g.prod;
     guest_cmd(&g, OP_CFGI_CD | (1ULL << 10) | ((uint64_t)DEV_SID << 32), 0);
@@ -1135,9 +1129,7 @@ static void test_event_overflow_toggles_once(void)
     Guest g;
     uint32_t prod;
 
-    guest_start(&g, HOST_CONF, "cmdqv=off", true);
-    guest_smmu_enable(&g);
-    guest_install_ste(&g, DEV_SID, STE0_S1(G_CD), 0);
+    guest_start_s1(&g, "cmdqv=off");
     guest_small_eventq(&g);
 
     inject_events(&g, 4, 2);        /* 2 written, 2 lost */
