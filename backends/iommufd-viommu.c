@@ -212,3 +212,64 @@ int iommufd_backend_destroy(IOMMUFDBackend *be, uint32_t id, Error **errp)
     }
     return ret;
 }
+
+/*
+ * Destroys the kernel refused, per backend, oldest first. A teardown
+ * destroys in the order the kernel wants (holders first); when one is
+ * refused, everything it holds is refused after it, and a later round in
+ * the same order frees them all once the first goes.
+ */
+static GHashTable *viommu_pending_frees;
+
+void iommufd_backend_free_id_or_defer(IOMMUFDBackend *be, uint32_t id)
+{
+    Error *err = NULL;
+    GArray *ids;
+
+    if (!viommu_pending_frees) {
+        viommu_pending_frees = g_hash_table_new_full(NULL, NULL, NULL,
+                                                    (GDestroyNotify)g_array_unref);
+    }
+    ids = g_hash_table_lookup(viommu_pending_frees, be);
+    /*
+     * Behind a refused destroy, the objects that follow in the teardown
+     * order may be held by it: they wait their turn rather than be refused.
+     */
+    if (!ids && !iommufd_backend_destroy(be, id, &err)) {
+        return;
+    }
+    if (!ids) {
+        ids = g_array_new(false, false, sizeof(uint32_t));
+        g_hash_table_insert(viommu_pending_frees, be, ids);
+    }
+    g_array_append_val(ids, id);
+    trace_iommufd_backend_free_deferred(be->fd, id,
+                                        err ? error_get_pretty(err) :
+                                        "behind a refused destroy");
+    error_free(err);
+}
+
+bool iommufd_backend_retry_frees(IOMMUFDBackend *be)
+{
+    GArray *ids = viommu_pending_frees ?
+                  g_hash_table_lookup(viommu_pending_frees, be) : NULL;
+    bool progress = true;
+
+    while (ids && ids->len && progress) {
+        progress = false;
+        for (guint i = 0; i < ids->len;) {
+            if (!iommufd_backend_destroy(be, g_array_index(ids, uint32_t, i),
+                                         NULL)) {
+                g_array_remove_index(ids, i);
+                progress = true;
+            } else {
+                i++;
+            }
+        }
+    }
+    if (ids && !ids->len) {
+        g_hash_table_remove(viommu_pending_frees, be);
+        ids = NULL;
+    }
+    return !ids;
+}

@@ -8,7 +8,8 @@
  * nested HWPTs on a vIOMMU and forwards the guest's invalidations to the
  * host kernel in batches.
  *
- * Kernel objects, and the one place each is freed:
+ * Kernel objects, and the one place each is freed (a destroy the host
+ * refuses is retried by iommufd_backend_retry_frees() when a device goes):
  *   nest-parent HWPT, vIOMMU, abort/bypass HWPTs  smmuv3_accel_viommu_free()
  *   per-device nested HWPT                          accel_dev_install()
  *   vDEVICE                                         accel_dev_release()
@@ -496,7 +497,7 @@ static void accel_veventq_free(SMMUv3AccelState *a)
     /* The fd holds the vEVENTQ: close it first, then destroy. */
     close(a->veventq_fd);
     a->veventq_fd = -1;
-    iommufd_backend_free_id(a->be, a->veventq_id);
+    iommufd_backend_free_id_or_defer(a->be, a->veventq_id);
     trace_smmuv3_accel_veventq(accel_id(a), a->veventq_id, false);
     a->veventq_id = 0;
 }
@@ -623,9 +624,13 @@ static void smmuv3_accel_viommu_free(SMMUv3AccelState *a)
     a->batch_n = 0;
     for (int i = 0; i < ARRAY_SIZE(ids); i++) {
         if (*ids[i]) {
-            iommufd_backend_free_id(a->be, *ids[i]);
+            iommufd_backend_free_id_or_defer(a->be, *ids[i]);
             *ids[i] = 0;
         }
+    }
+    if (a->be && !iommufd_backend_retry_frees(a->be)) {
+        error_report("%s: the host refused to destroy some vIOMMU objects; "
+                     "they go when the iommufd is closed", accel_id(a));
     }
     a->be = NULL;
     a->ioas_id = 0;
@@ -771,7 +776,7 @@ static bool accel_dev_ensure_vdev(SMMUv3AccelDevice *d, Error **errp)
     }
     if (d->vdev_id) {
         /* The guest renumbered the bus: the old vSID goes. */
-        iommufd_backend_free_id(a->be, d->vdev_id);
+        iommufd_backend_free_id_or_defer(a->be, d->vdev_id);
         d->vdev_id = 0;
     }
     if (!iommufd_backend_alloc_vdev(a->be, d->idev->devid, a->viommu_id, sid,
@@ -803,7 +808,7 @@ static bool accel_dev_install(SMMUv3AccelDevice *d, uint32_t hwpt_id,
             if (!accel_dev_attach(d, a->abort_hwpt_id, errp)) {
                 return false;
             }
-            iommufd_backend_free_id(a->be, old);
+            iommufd_backend_free_id_or_defer(a->be, old);
             d->nested_hwpt_id = old = 0;
         }
         if (!accel_dev_ensure_vdev(d, errp) ||
@@ -814,7 +819,7 @@ static bool accel_dev_install(SMMUv3AccelDevice *d, uint32_t hwpt_id,
     }
     if (!accel_dev_attach(d, new_id, errp)) {
         if (!hwpt_id) {
-            iommufd_backend_free_id(a->be, new_id);
+            iommufd_backend_free_id_or_defer(a->be, new_id);
         }
         return false;
     }
@@ -826,7 +831,7 @@ static bool accel_dev_install(SMMUv3AccelDevice *d, uint32_t hwpt_id,
         d->nested_hwpt_id = 0;
     }
     if (old && old != d->nested_hwpt_id) {
-        iommufd_backend_free_id(a->be, old);
+        iommufd_backend_free_id_or_defer(a->be, old);
     }
     trace_smmuv3_accel_install(d->name, accel_dev_sid(d),
                                accel_hwpt_kind(a, new_id), new_id,
@@ -987,11 +992,11 @@ static void accel_dev_release(SMMUv3AccelDevice *d)
     }
     d->attached_hwpt_id = 0;
     if (d->nested_hwpt_id) {
-        iommufd_backend_free_id(a->be, d->nested_hwpt_id);
+        iommufd_backend_free_id_or_defer(a->be, d->nested_hwpt_id);
         d->nested_hwpt_id = 0;
     }
     if (d->vdev_id) {
-        iommufd_backend_free_id(a->be, d->vdev_id);
+        iommufd_backend_free_id_or_defer(a->be, d->vdev_id);
         d->vdev_id = 0;
     }
 }
@@ -1008,6 +1013,8 @@ static void accel_dev_free(SMMUv3AccelDevice *d)
     g_free(d);
     if (QLIST_EMPTY(&a->devices)) {
         smmuv3_accel_viommu_free(a);
+    } else {
+        iommufd_backend_retry_frees(a->be);
     }
 }
 

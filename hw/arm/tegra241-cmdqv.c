@@ -1048,6 +1048,8 @@ fail:
 
 void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
 {
+    unsigned left;
+
     if (!c || !c->be) {
         return;
     }
@@ -1073,7 +1075,24 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
         q->gerror = host_rd(c, h, A_VCMDQ_GERROR);
         q->gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
     }
-    /* HW queues first: they hold the vIOMMU and pin the placeholder page */
+    /*
+     * HW queues first: they hold the vIOMMU and pin the placeholder page.
+     * A destroy the host refused leaves the mapper's slots in place: its
+     * next sync tries again (a refusal is transient, or it is a leak).
+     */
+    left = 0;
+    if (c->mapper) {
+        cmdqv_mapper_reset(c->mapper);
+        for (int i = 0; i < 2 && cmdqv_mapper_nr_host_queues(c->mapper);
+             i++) {
+            cmdqv_mapper_sync(c->mapper);
+        }
+        left = cmdqv_mapper_nr_host_queues(c->mapper);
+    }
+    if (left) {
+        error_report("tegra241-cmdqv: the host refused to destroy %u HW "
+                     "queues; they go when the iommufd is closed", left);
+    }
     cmdqv_mapper_free(c->mapper);
     c->mapper = NULL;
     for (unsigned l = 0; l < c->nr; l++) {
@@ -1083,6 +1102,11 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
         int ret = iommufd_backend_unmap_dma(c->be, c->ioas_id, c->ph_iova,
                                             c->ph_size);
 
+        if (ret && !left) {
+            /* Nothing pins it any more: a refusal can only be transient */
+            ret = iommufd_backend_unmap_dma(c->be, c->ioas_id, c->ph_iova,
+                                            c->ph_size);
+        }
         if (ret) {
             /*
              * Still mapped (and pinned by a HW queue the host would not
@@ -1103,7 +1127,7 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
         c->veventq_fd = -1;
     }
     if (c->veventq_id) {
-        iommufd_backend_free_id(c->be, c->veventq_id);
+        iommufd_backend_free_id_or_defer(c->be, c->veventq_id);
         c->veventq_id = 0;
     }
     if (c->host_page0) {

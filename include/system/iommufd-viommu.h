@@ -59,4 +59,14 @@ bool iommufd_backend_get_iova_ranges(IOMMUFDBackend *be, uint32_t ioas_id,
  */
 int iommufd_backend_destroy(IOMMUFDBackend *be, uint32_t id, Error **errp);
 
+/*
+ * IOMMU_DESTROY of an object a teardown no longer needs: a refusal is not
+ * the end of it, the id is kept and iommufd_backend_retry_frees() tries
+ * it again (oldest first, until a round frees nothing); true when nothing
+ * is left pending on @be. So a transient refusal leaks nothing, and a
+ * holder refused before the objects it holds does not strand them.
+ */
+void iommufd_backend_free_id_or_defer(IOMMUFDBackend *be, uint32_t id);
+bool iommufd_backend_retry_frees(IOMMUFDBackend *be);
+
 #endif /* SYSTEM_IOMMUFD_VIOMMU_H */
