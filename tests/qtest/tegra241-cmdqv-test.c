@@ -878,6 +878,33 @@ static void test_cmdqs_capped_by_host(void)
     g_assert_cmpuint(IDR1_CMDQS(idr1), ==, 6);
 }
 
+
+/*
+ * The placeholder queues' page (QEMU's, outside guest RAM) is mapped into
+ * the IOAS read-only: every device of the IOAS could otherwise write it.
+ */
+static void test_placeholder_mapped_read_only(void)
+{
+    g_autofree char *log = g_build_filename(g_get_tmp_dir(),
+                                            "qac-ph-map-XXXXXX", NULL);
+    g_autofree char *opts = NULL, *text = NULL;
+    CmdqvGuest g;
+    int fd = g_mkstemp(log);
+    const char *line;
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    opts = g_strdup_printf("-D %s -trace iommufd_backend_map_dma", log);
+    cg_start(&g, HOST_CONF_CMDQV, opts);
+    cg_stop(&g);
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    unlink(log);
+    /* at the top of the 48-bit IOVA space, a 64K page */
+    line = strstr(text, "iova=0xffffffff0000 size=0x10000");
+    g_assert_nonnull(line);
+    g_assert_true(g_str_has_prefix(strstr(line, "readonly="), "readonly=1"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -931,6 +958,8 @@ int main(int argc, char **argv)
                    test_unplug_replug_live);
     qtest_add_func("/tegra241-cmdqv/standin/disable-traps-before-stop",
                    test_disable_traps_before_stop);
+    qtest_add_func("/tegra241-cmdqv/standin/placeholder-mapped-read-only",
+                   test_placeholder_mapped_read_only);
     qtest_add_func("/tegra241-cmdqv/standin/cmdqs-capped-by-host",
                    test_cmdqs_capped_by_host);
     return g_test_run();
