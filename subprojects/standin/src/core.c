@@ -635,6 +635,8 @@ char *st_dump_json(void)
     g_string_append_c(s, ',');
     st_dump_faults_armed(s);
     g_string_append_c(s, ',');
+    st_dump_passed(s);
+    g_string_append_c(s, ',');
     st_dump_cmdqv(s);
     g_string_append(s, "}");
     return g_string_free(s, FALSE);
@@ -732,6 +734,7 @@ __attribute__((constructor)) static void st_init(void)
     const char *cfg = getenv("STANDIN_CONFIG");
     const char *lv = getenv("STANDIN_LOG");
     const char *dir = getenv("STANDIN_DIR");
+    const char *ctl;
     long ps = sysconf(_SC_PAGESIZE);
 
     if (ps > 0) {
@@ -756,8 +759,19 @@ __attribute__((constructor)) static void st_init(void)
         _exit(78);
     }
     st_cmdqv_init();
+    st_paths_init();
     st_active = true;
-    st_ctl_start();
+    /* stand-in fds from the process that exec'ed us (fdpass.c) */
+    st_adopt_inherited();
+    /*
+     * STANDIN_CTL=0: a helper beside the process that serves the control
+     * socket in the same STANDIN_DIR (standin-launch --send-fd / --qmp)
+     * must not take the socket over.
+     */
+    ctl = getenv("STANDIN_CTL");
+    if (!ctl || strcmp(ctl, "0")) {
+        st_ctl_start();
+    }
     atexit(st_exit);
     st_log(3, "loaded %s: %d SMMU(s), %d PCI function(s), runtime dir %s", cfg, st_host.nsmmu,
            st_host.npci, st_dir);

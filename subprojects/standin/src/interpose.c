@@ -8,6 +8,7 @@
 /* define open and open64, stat and stat64, ... as separate symbols */
 #undef _FILE_OFFSET_BITS
 #include "standin.h"
+#include "real.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -20,16 +21,6 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-#define REAL(ret, name, ...)                                                    \
-    static ret (*real_##name)(__VA_ARGS__);                                    \
-    static ret (*get_##name(void))(__VA_ARGS__)                                \
-    {                                                                          \
-        if (!real_##name) {                                                    \
-            real_##name = (ret (*)(__VA_ARGS__))dlsym(RTLD_NEXT, #name);       \
-        }                                                                      \
-        return real_##name;                                                    \
-    }
 
 REAL(int, open, const char *, int, ...)
 REAL(int, open64, const char *, int, ...)
@@ -53,13 +44,6 @@ REAL(ssize_t, __pread_chk, int, void *, size_t, off_t, size_t)
 REAL(ssize_t, __pread64_chk, int, void *, size_t, off64_t, size_t)
 REAL(ssize_t, pwrite, int, const void *, size_t, off_t)
 REAL(ssize_t, pwrite64, int, const void *, size_t, off64_t)
-REAL(int, fstat, int, struct stat *)
-REAL(int, fstat64, int, struct stat64 *)
-REAL(int, stat, const char *, struct stat *)
-REAL(int, stat64, const char *, struct stat64 *)
-REAL(int, lstat, const char *, struct stat *)
-REAL(int, lstat64, const char *, struct stat64 *)
-REAL(int, access, const char *, int)
 REAL(int, dup, int)
 REAL(int, dup2, int, int)
 REAL(int, dup3, int, int, int)
@@ -91,6 +75,39 @@ static inline struct st_file *fd_get(int fd)
 
 static int ctx_serial;
 
+void st_file_note_backing(struct st_file *f)
+{
+    struct stat st;
+
+    if (syscall(SYS_fstat, f->fd, &st) == 0) {
+        f->bdev = st.st_dev;
+        f->bino = st.st_ino;
+    }
+}
+
+struct st_file *st_iommufd_install(int fd)
+{
+    struct st_ictx *ctx;
+    struct st_file *f;
+
+    if (fd < 0 || fd >= ST_FDMAX) {
+        return NULL;
+    }
+    ctx = g_new0(struct st_ictx, 1);
+    ctx->refs = 1;
+    ctx->serial = ++ctx_serial;
+    ctx->next = st_ctxs;
+    st_ctxs = ctx;
+    f = g_new0(struct st_file, 1);
+    f->type = FT_IOMMUFD;
+    f->fd = fd;
+    f->refs = 1;
+    f->ctx = ctx;
+    st_file_note_backing(f);
+    __atomic_store_n(&st_fdtab[fd], f, __ATOMIC_RELEASE);
+    return f;
+}
+
 /* ------------------------------------------------------------------ open */
 
 /* -1: not ours; else the result (fd or -errno) */
@@ -103,37 +120,25 @@ static int try_open(const char *path, int flags)
         return -1;
     }
     if (!strcmp(path, "/dev/iommu")) {
+        struct st_file *f;
         int fd;
 
         st_used = true;
-        struct st_file *f;
-        struct st_ictx *ctx;
-
-        fd = memfd_create("standin-iommufd", (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+        fd = memfd_create(ST_MEMFD_IOMMUFD, (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
         if (fd < 0) {
             return -errno;
-        }
-        if (fd >= ST_FDMAX) {
-            st_real_close(fd);
-            return -EMFILE;
         }
         if (flags & O_NONBLOCK) {
             fcntl(fd, F_SETFL, O_NONBLOCK);
         }
         pthread_mutex_lock(&st_lock);
-        ctx = g_new0(struct st_ictx, 1);
-        ctx->refs = 1;
-        ctx->serial = ++ctx_serial;
-        ctx->next = st_ctxs;
-        st_ctxs = ctx;
-        f = g_new0(struct st_file, 1);
-        f->type = FT_IOMMUFD;
-        f->fd = fd;
-        f->refs = 1;
-        f->ctx = ctx;
-        __atomic_store_n(&st_fdtab[fd], f, __ATOMIC_RELEASE);
+        f = st_iommufd_install(fd);
         pthread_mutex_unlock(&st_lock);
-        st_log(3, "open /dev/iommu -> fd %d (ctx %d)", fd, ctx->serial);
+        if (!f) {
+            st_real_close(fd);
+            return -EMFILE;
+        }
+        st_log(3, "open /dev/iommu -> fd %d (ctx %d)", fd, f->ctx->serial);
         return fd;
     }
     if (sscanf(path, "/dev/vfio/devices/vfio%d%c", &idx, &tail) == 1 && idx >= 0) {
@@ -184,62 +189,70 @@ static int ret_errno(int r)
 
 ST_EXPORT int open(const char *path, int flags, ...)
 {
+    char buf[ST_PATHBUF];
     int r;
     OPEN_MODE();
     r = try_open(path, flags);
-    return r != -1 ? ret_errno(r) : get_open()(path, flags, mode);
+    return r != -1 ? ret_errno(r) : get_open()(st_sys_path(path, buf, sizeof(buf)), flags, mode);
 }
 
 ST_EXPORT int open64(const char *path, int flags, ...)
 {
+    char buf[ST_PATHBUF];
     int r;
     OPEN_MODE();
     r = try_open(path, flags);
-    return r != -1 ? ret_errno(r) : get_open64()(path, flags, mode);
+    return r != -1 ? ret_errno(r) : get_open64()(st_sys_path(path, buf, sizeof(buf)), flags, mode);
 }
 
 ST_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
+    char buf[ST_PATHBUF];
     int r;
     OPEN_MODE();
     r = try_open(path, flags);
-    return r != -1 ? ret_errno(r) : get_openat()(dirfd, path, flags, mode);
+    return r != -1 ? ret_errno(r) : get_openat()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags, mode);
 }
 
 ST_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
+    char buf[ST_PATHBUF];
     int r;
     OPEN_MODE();
     r = try_open(path, flags);
-    return r != -1 ? ret_errno(r) : get_openat64()(dirfd, path, flags, mode);
+    return r != -1 ? ret_errno(r) : get_openat64()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags, mode);
 }
 
 ST_EXPORT int __open_2(const char *path, int flags)
 {
+    char buf[ST_PATHBUF];
     int r = try_open(path, flags);
 
-    return r != -1 ? ret_errno(r) : get___open_2()(path, flags);
+    return r != -1 ? ret_errno(r) : get___open_2()(st_sys_path(path, buf, sizeof(buf)), flags);
 }
 
 ST_EXPORT int __open64_2(const char *path, int flags)
 {
+    char buf[ST_PATHBUF];
     int r = try_open(path, flags);
 
-    return r != -1 ? ret_errno(r) : get___open64_2()(path, flags);
+    return r != -1 ? ret_errno(r) : get___open64_2()(st_sys_path(path, buf, sizeof(buf)), flags);
 }
 
 ST_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
+    char buf[ST_PATHBUF];
     int r = try_open(path, flags);
 
-    return r != -1 ? ret_errno(r) : get___openat_2()(dirfd, path, flags);
+    return r != -1 ? ret_errno(r) : get___openat_2()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags);
 }
 
 ST_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
+    char buf[ST_PATHBUF];
     int r = try_open(path, flags);
 
-    return r != -1 ? ret_errno(r) : get___openat64_2()(dirfd, path, flags);
+    return r != -1 ? ret_errno(r) : get___openat64_2()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags);
 }
 
 /* ----------------------------------------------------------------- close */
@@ -274,7 +287,7 @@ static void file_put(struct st_file *f)
 }
 
 /* Forget fd (about to be closed or replaced); called with st_lock held. */
-static void untrack_fd(int fd)
+void st_fd_untrack(int fd)
 {
     struct st_file *f = fd_get(fd);
 
@@ -290,7 +303,7 @@ ST_EXPORT int close(int fd)
         int r;
 
         pthread_mutex_lock(&st_lock);
-        untrack_fd(fd);
+        st_fd_untrack(fd);
         r = get_close()(fd);
         pthread_mutex_unlock(&st_lock);
         return r;
@@ -346,7 +359,7 @@ static int do_dup3(int oldfd, int newfd, int flags, bool is2)
         errno = EBADF;
         return -1;
     }
-    untrack_fd(newfd);
+    st_fd_untrack(newfd);
     r = is2 ? get_dup2()(oldfd, newfd) : get_dup3()(oldfd, newfd, flags);
     r = track_dup(oldfd, r);
     pthread_mutex_unlock(&st_lock);
@@ -420,6 +433,7 @@ ST_EXPORT int ioctl(int fd, unsigned long req, ...)
         return get_ioctl()(fd, req, arg);
     }
     req &= 0xffffffffu;
+    st_used = true;          /* also for a file this process did not open */
     switch (f->type) {
     case FT_IOMMUFD:
         r = st_iommufd_ioctl(f, req, (uintptr_t)arg);
@@ -733,133 +747,6 @@ ST_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 ST_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
     RW_WRAP(ours_write(f, buf, n, off), get_pwrite64()(fd, buf, n, off))
-}
-
-/* ------------------------------------------------------------------ stat */
-
-static bool fake_rdev(struct st_file *f, dev_t *rdev)
-{
-    switch (f->type) {
-    case FT_IOMMUFD:
-        *rdev = makedev(ST_IOMMU_MAJOR, ST_IOMMU_MINOR);
-        return true;
-    case FT_VFIO:
-        *rdev = makedev(ST_VFIO_MAJOR, f->pci->index);
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* the character device a path names, if it is one of ours */
-static bool path_rdev(const char *path, dev_t *rdev)
-{
-    int idx;
-    char tail;
-
-    if (!st_active || !path) {
-        return false;
-    }
-    if (!strcmp(path, "/dev/iommu")) {
-        *rdev = makedev(ST_IOMMU_MAJOR, ST_IOMMU_MINOR);
-        return true;
-    }
-    if (sscanf(path, "/dev/vfio/devices/vfio%d%c", &idx, &tail) == 1 && idx >= 0 && idx < st_host.npci) {
-        *rdev = makedev(ST_VFIO_MAJOR, idx);
-        return true;
-    }
-    return false;
-}
-
-#define FILL_STAT(st, rdev)                        \
-    do {                                           \
-        memset((st), 0, sizeof(*(st)));            \
-        (st)->st_mode = S_IFCHR | 0600;            \
-        (st)->st_rdev = (rdev);                    \
-        (st)->st_dev = makedev(0, 5);              \
-        (st)->st_ino = 1000 + minor(rdev);         \
-        (st)->st_nlink = 1;                        \
-        (st)->st_uid = getuid();                   \
-        (st)->st_gid = getgid();                   \
-        (st)->st_blksize = 4096;                   \
-    } while (0)
-
-ST_EXPORT int fstat(int fd, struct stat *st)
-{
-    struct st_file *f = fd_get(fd);
-    dev_t rdev;
-
-    if (f && fake_rdev(f, &rdev)) {
-        FILL_STAT(st, rdev);
-        return 0;
-    }
-    return get_fstat()(fd, st);
-}
-
-ST_EXPORT int fstat64(int fd, struct stat64 *st)
-{
-    struct st_file *f = fd_get(fd);
-    dev_t rdev;
-
-    if (f && fake_rdev(f, &rdev)) {
-        FILL_STAT(st, rdev);
-        return 0;
-    }
-    return get_fstat64()(fd, st);
-}
-
-ST_EXPORT int stat(const char *path, struct stat *st)
-{
-    dev_t rdev;
-
-    if (path_rdev(path, &rdev)) {
-        FILL_STAT(st, rdev);
-        return 0;
-    }
-    return get_stat()(path, st);
-}
-
-ST_EXPORT int stat64(const char *path, struct stat64 *st)
-{
-    dev_t rdev;
-
-    if (path_rdev(path, &rdev)) {
-        FILL_STAT(st, rdev);
-        return 0;
-    }
-    return get_stat64()(path, st);
-}
-
-ST_EXPORT int lstat(const char *path, struct stat *st)
-{
-    dev_t rdev;
-
-    if (path_rdev(path, &rdev)) {
-        FILL_STAT(st, rdev);
-        return 0;
-    }
-    return get_lstat()(path, st);
-}
-
-ST_EXPORT int lstat64(const char *path, struct stat64 *st)
-{
-    dev_t rdev;
-
-    if (path_rdev(path, &rdev)) {
-        FILL_STAT(st, rdev);
-        return 0;
-    }
-    return get_lstat64()(path, st);
-}
-
-ST_EXPORT int access(const char *path, int mode)
-{
-    dev_t rdev;
-
-    if (path_rdev(path, &rdev)) {
-        return (mode & X_OK) ? (errno = EACCES, -1) : 0;
-    }
-    return get_access()(path, mode);
 }
 
 /* ------------------------------------------------------------------ fork */

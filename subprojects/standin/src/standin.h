@@ -246,10 +246,64 @@ struct st_file {
     struct st_pci *pci;              /* VFIO */
     struct st_obj *devobj;           /* VFIO: bound device object */
     struct st_obj *veq;              /* vEVENTQ */
+    /*
+     * iommufd / VFIO: the backing memfd's inode (st_dev, st_ino).  Two fds
+     * of one open file share one st_file, also when the second arrives from
+     * another process (fdpass.c).
+     */
+    uint64_t bdev, bino;
 };
 
 extern struct st_file *st_fdtab[ST_FDMAX];
 extern struct st_ictx *st_ctxs;
+
+static inline struct st_file *st_fd_file(int fd)
+{
+    if (fd < 0 || fd >= ST_FDMAX) {
+        return NULL;
+    }
+    return __atomic_load_n(&st_fdtab[fd], __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The name of the memfd behind each stand-in file: it says what the file
+ * is, so that any process can tell from /proc/self/fd/N ("/memfd:<name>
+ * (deleted)") what an fd it did not open is (fdpass.c).
+ */
+#define ST_MEMFD_IOMMUFD "standin-iommufd"
+#define ST_MEMFD_VFIO    "standin-vfio:"      /* followed by the BDF */
+
+/*
+ * Install a stand-in file on @fd, a memfd this process holds: a new iommufd
+ * context, or the VFIO cdev of @p (unbound).  NULL if @fd >= ST_FDMAX.
+ */
+struct st_file *st_iommufd_install(int fd);
+struct st_file *st_vfio_install(int fd, struct st_pci *p);
+/* Record the backing memfd's inode of @f (st_file.bdev/bino). */
+void st_file_note_backing(struct st_file *f);
+/* Forget @fd (closed behind our back, or replaced). */
+void st_fd_untrack(int fd);
+/* The character device behind a stand-in file, if it is one. */
+bool st_file_rdev(struct st_file *f, dev_t *rdev);
+
+/* ---------------------------------------------------- fds from elsewhere */
+
+/* Adopt the stand-in fds this process inherited across exec (st_init). */
+void st_adopt_inherited(void);
+/* Adopt @fd if it is a stand-in file; @via: "exec" or "scm_rights". */
+void st_adopt_fd(int fd, const char *via);
+void st_dump_passed(GString *s);
+
+/* ----------------------------------------------------------------- paths */
+
+/*
+ * /sys/bus/pci/devices/<BDF of a [pci] section>[/...] ->
+ * $STANDIN_DIR/sys/bus/pci/devices/<BDF>[/...] in @buf; any other path is
+ * returned as it is.  Lock not needed (the host description never changes).
+ */
+const char *st_sys_path(const char *path, char *buf, size_t len);
+void st_paths_init(void);
+#define ST_PATHBUF 8192
 
 struct st_obj *st_obj_new(struct st_ictx *ctx, enum st_otype type);
 void st_obj_free(struct st_obj *o);          /* unlink + free memory, no side effects */

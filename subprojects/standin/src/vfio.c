@@ -29,16 +29,30 @@ void st_mkdirs(const char *path);
 
 static int write_file(const char *dir, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * Several processes may share one STANDIN_DIR (a launcher, a wrapper, QEMU):
+ * a file or link that already says the right thing is left alone, so that a
+ * process starting beside a running one never truncates what it reads.
+ */
 static int write_file(const char *dir, const char *name, const char *fmt, ...)
 {
-    char path[4200], buf[512];
+    char path[4200], buf[512], old[513];
     va_list ap;
     int fd, n;
+    ssize_t on;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     va_start(ap, fmt);
     n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        on = syscall(SYS_read, fd, old, sizeof(old));
+        syscall(SYS_close, fd);
+        if (on == n && !memcmp(old, buf, n)) {
+            return 0;
+        }
+    }
     fd = syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         return -1;
@@ -49,6 +63,27 @@ static int write_file(const char *dir, const char *name, const char *fmt, ...)
     }
     syscall(SYS_close, fd);
     return 0;
+}
+
+static int make_link(const char *target, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int make_link(const char *target, const char *fmt, ...)
+{
+    char path[4600], old[4096];
+    va_list ap;
+    ssize_t n;
+
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    n = syscall(SYS_readlinkat, AT_FDCWD, path, old, sizeof(old) - 1);
+    if (n >= 0) {
+        old[n] = 0;
+        if (!strcmp(old, target)) {
+            return 0;
+        }
+    }
+    unlink(path);
+    return symlink(target, path);
 }
 
 static bool bar_is64(struct st_pci *p, int i)
@@ -181,7 +216,7 @@ static void pci_reset(struct st_pci *p)
 
 int st_vfio_init(void)
 {
-    char dir[4200], sub[4400], path[4600];
+    char dir[4200], sub[4400], path[4600], link[128];
 
     snprintf(dir, sizeof(dir), "%s/sys/bus/pci/drivers/vfio-pci", st_dir);
     st_mkdirs(dir);
@@ -206,7 +241,6 @@ int st_vfio_init(void)
             write_file(dir, "stream_id", "0x%x\n", p->sid)) {
             return -1;
         }
-        snprintf(path, sizeof(path), "%s/vfio-dev/vfio%d/uevent", dir, p->index);
         write_file(sub, "uevent", "MAJOR=%d\nMINOR=%d\nDEVNAME=vfio/devices/vfio%d\n", ST_VFIO_MAJOR,
                    p->index, p->index);
         for (int b = 0; b < 7 && rl < sizeof(res) - 64; b++) {
@@ -220,14 +254,19 @@ int st_vfio_init(void)
         if (write_file(dir, "resource", "%s", res)) {
             return -1;
         }
-        snprintf(path, sizeof(path), "%s/subsystem", dir);
-        unlink(path);
-        if (symlink("../../../../bus/pci", path) < 0) {
-            return -1;
-        }
-        snprintf(path, sizeof(path), "%s/driver", dir);
-        unlink(path);
-        if (symlink("../../drivers/vfio-pci", path) < 0) {
+        /*
+         * subsystem and driver as vfio_device_is_mdev() and libvirt read
+         * them; iommu_group: group N for function N, listing it, as
+         * /sys/kernel/iommu_groups/N/devices/<BDF> does.
+         */
+        snprintf(link, sizeof(link), "../../../../kernel/iommu_groups/%d", p->index);
+        snprintf(sub, sizeof(sub), "%s/sys/kernel/iommu_groups/%d/devices", st_dir, p->index);
+        st_mkdirs(sub);
+        snprintf(path, sizeof(path), "../../../../bus/pci/devices/%s", p->bdf);
+        if (make_link("../../../../bus/pci", "%s/subsystem", dir) < 0 ||
+            make_link("../../drivers/vfio-pci", "%s/driver", dir) < 0 ||
+            make_link(link, "%s/iommu_group", dir) < 0 ||
+            make_link(path, "%s/%s", sub, p->bdf) < 0) {
             return -1;
         }
         for (int b = 0; b < 6; b++) {
@@ -246,28 +285,42 @@ int st_vfio_init(void)
     return 0;
 }
 
-int st_vfio_open(int idx, int flags)
+struct st_file *st_vfio_install(int fd, struct st_pci *p)
 {
-    struct st_pci *p = &st_host.pci[idx];
     struct st_file *f;
-    int fd = memfd_create("standin-vfio", (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
 
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fd >= ST_FDMAX) {
-        st_real_close(fd);
-        return -EMFILE;
-    }
-    if (flags & O_NONBLOCK) {
-        fcntl(fd, F_SETFL, O_NONBLOCK);
+    if (fd < 0 || fd >= ST_FDMAX) {
+        return NULL;
     }
     f = g_new0(struct st_file, 1);
     f->type = FT_VFIO;
     f->fd = fd;
     f->refs = 1;
     f->pci = p;
+    st_file_note_backing(f);
     __atomic_store_n(&st_fdtab[fd], f, __ATOMIC_RELEASE);
+    return f;
+}
+
+int st_vfio_open(int idx, int flags)
+{
+    struct st_pci *p = &st_host.pci[idx];
+    char name[64];
+    int fd;
+
+    /* the name says which function: another process recognises the fd */
+    snprintf(name, sizeof(name), "%s%s", ST_MEMFD_VFIO, p->bdf);
+    fd = memfd_create(name, (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (flags & O_NONBLOCK) {
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+    }
+    if (!st_vfio_install(fd, p)) {
+        st_real_close(fd);
+        return -EMFILE;
+    }
     return fd;
 }
 
