@@ -35,6 +35,9 @@
 #   --qmp=PATH      a QMP socket at PATH (unix, server) for the operator's view
 #   --vfio-host=BDF on a real host: no stand-in, vfio-pci,host=BDF (the device
 #                   bound to vfio-pci, /dev/iommu of a Linux 6.17+ kernel)
+#   --sandbox       QEMU's seccomp filter as libvirt sets it by default:
+#                   -sandbox on,obsolete=deny,elevateprivileges=deny,
+#                   spawn=deny,resourcecontrol=deny
 #   --interactive   console on this terminal (-serial mon:stdio; Ctrl-A X
 #                   quits), no timeout; implied by --run=shell
 # Environment: QAC_BUILD (default <top>/build), QAC_GUEST_CACHE.
@@ -44,7 +47,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${QAC_BUILD:-$top/build}
 iommu=accel run=bench secs=3 smp=2 tmo=240 log= quiet= dump= append= keep= sdir= interactive= reboot= boots=
-qmp= vfio_host=
+qmp= vfio_host= sandbox=
 qemu=${QAC_QEMU:-$build/qemu-build/qemu-system-aarch64} guest= tracelog=
 traces=()
 for a in "$@"; do
@@ -67,6 +70,7 @@ for a in "$@"; do
         --qmp=*) qmp=${a#*=} ;;
         --vfio-host=*) vfio_host=${a#*=} ;;
         --interactive) interactive=1 ;;
+        --sandbox) sandbox=1 ;;
         --reboot) reboot=1 ;;
         --boots=*) boots=${a#*=} ;;
         -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -158,6 +162,7 @@ cmd=("$qemu" -M virt,gic-version=3 -cpu max,pauth-impdef=on -smp "$smp" -m 1G
      -chardev file,id=con,path="$log" -serial chardev:con
      "${dev[@]}" "${traces[@]}")
 [ -z "$qmp" ] || cmd+=(-qmp "unix:$qmp,server=on,wait=off")
+[ -z "$sandbox" ] || cmd+=(-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny)
 if [ -n "$interactive" ]; then
     for i in "${!cmd[@]}"; do
         case "${cmd[$i]}" in chardev:con) cmd[$i]=mon:stdio ;; file,id=con,*) cmd[$i]=null,id=con ;; esac
