@@ -7,6 +7,11 @@
  *   leak        build a vIOMMU family and exit without tearing it down
  *   clean       build the same and tear it down in order, then exit
  *   serve       build the same, print "ready", wait for EOF on stdin, tear down
+ *   check FD... what each fd is here, one line each (below): fds passed to us
+ *   share A B   A and B are one iommufd: an IOAS made through A is destroyed
+ *               through B; prints "shared=<errno name>"
+ *   recv SOCK   receive one SCM_RIGHTS message on socket fd SOCK, then
+ *               "text=<data>" and a check line per fd received
  */
 #include "thelp.h"
 
@@ -14,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "standin-client.h"
 
 typedef struct {
     TEnv e;
@@ -52,6 +61,46 @@ static int teardown(Fam *f)
     return r ? 1 : 0;
 }
 
+/*
+ * One line about @fd:
+ *   fd=N iommufd rdev=10:123 ioas=ID destroy2=ERR      (IOAS_ALLOC, DESTROY of ID 2)
+ *   fd=N vfio rdev=511:M bind=ERR vendor=0xVVVV device=0xDDDD
+ *   fd=N plain                                        (not a character device)
+ */
+static void check_fd(int fd)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0) {
+        printf("fd=%d fstat=%s\n", fd, t_errname(errno));
+        return;
+    }
+    if (!S_ISCHR(st.st_mode)) {
+        printf("fd=%d plain\n", fd);
+        return;
+    }
+    if (major(st.st_rdev) == 10) {
+        uint32_t id = 0;
+        int r = t_ioas_alloc(fd, &id);
+
+        printf("fd=%d iommufd rdev=%u:%u ioas=%u%s%s destroy2=%s\n", fd, major(st.st_rdev),
+               minor(st.st_rdev), id, r ? " alloc=" : "", r ? t_errname(r) : "",
+               t_errname(t_destroy(fd, 2)));
+    } else {
+        int ifd = t_iommufd();
+        uint32_t devid = 0;
+        uint16_t ids[2] = { 0, 0 };
+        int r = t_vfio_bind(fd, ifd, &devid);
+
+        if (pread(fd, ids, sizeof(ids), (off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) != sizeof(ids)) {
+            ids[0] = ids[1] = 0;
+        }
+        printf("fd=%d vfio rdev=%u:%u bind=%s vendor=0x%04x device=0x%04x\n", fd,
+               major(st.st_rdev), minor(st.st_rdev), t_errname(r), ids[0], ids[1]);
+        close(ifd);
+    }
+}
+
 int main(int argc, char **argv)
 {
     Fam f;
@@ -69,6 +118,35 @@ int main(int argc, char **argv)
 
         printf("%d\n", fd < 0 ? errno : 0);
         return fd < 0 ? 1 : 0;
+    }
+    if (!strcmp(argv[1], "check")) {
+        for (int i = 2; i < argc; i++) {
+            check_fd(atoi(argv[i]));
+        }
+        return 0;
+    }
+    if (!strcmp(argv[1], "share") && argc == 4) {
+        uint32_t id = 0;
+        int r = t_ioas_alloc(atoi(argv[2]), &id);
+
+        printf("shared=%s\n", t_errname(r ? r : t_destroy(atoi(argv[3]), id)));
+        return 0;
+    }
+    if (!strcmp(argv[1], "recv") && argc == 3) {
+        int fds[8];
+        char text[256];
+        int n = standin_recv_fds(atoi(argv[2]), fds, 8, text, sizeof(text), 5000);
+
+        if (n < 0) {
+            printf("recv=%s\n", t_errname(errno));
+            return 1;
+        }
+        g_strchomp(text);
+        printf("text=%s\n", text);
+        for (int i = 0; i < n; i++) {
+            check_fd(fds[i]);
+        }
+        return 0;
     }
     memset(&f, 0, sizeof(f));
     if (build(&f)) {
