@@ -172,6 +172,17 @@ static bool parse_auto_uint(const char *prop, const char *val, unsigned min,
     return true;
 }
 
+/* tegra241-cmdqv=<bool>: the RFC series' name for cmdqv */
+static bool accel_get_tegra241_cmdqv(Object *obj, Error **errp)
+{
+    return ARM_SMMUV3(obj)->cmdqv == ON_OFF_AUTO_ON;
+}
+
+static void accel_set_tegra241_cmdqv(Object *obj, bool value, Error **errp)
+{
+    ARM_SMMUV3(obj)->cmdqv = value ? ON_OFF_AUTO_ON : ON_OFF_AUTO_OFF;
+}
+
 void smmuv3_accel_class_init(ObjectClass *klass)
 {
     object_class_property_set_description(klass, "accel",
@@ -188,6 +199,19 @@ void smmuv3_accel_class_init(ObjectClass *klass)
     object_class_property_set_description(klass, "ssidsize",
         "accel: substream ID bits (IDR1.SSIDSIZE): 0 to 20, or auto "
         "(the host's)");
+    object_class_property_set_description(klass, "pasid",
+        "accel: substream IDs (PASIDs) for the guest, NVIDIA's and Kata's "
+        "spelling: on = ssidsize 1..20 (auto: the host's), off = "
+        "ssidsize 0, auto (default) = as ssidsize says");
+    object_class_property_set_description(klass, "identifier",
+        "the SMMU's IORT node identifier, also its CMDQV device's ACPI _UID; "
+        "unique in the machine (-1, the default: numbered in order)");
+    object_class_property_add_bool(klass, "tegra241-cmdqv",
+                                   accel_get_tegra241_cmdqv,
+                                   accel_set_tegra241_cmdqv);
+    object_class_property_set_description(klass, "tegra241-cmdqv",
+        "the RFC spelling of cmdqv, a bool: true is cmdqv=on, false "
+        "cmdqv=off");
     object_class_property_set_description(klass, "cmdqv",
         "accel: NVIDIA Tegra241 CMDQV virtual command queues: on, off or "
         "auto (on when the host SMMU of the first cold-plugged device has "
@@ -196,6 +220,19 @@ void smmuv3_accel_class_init(ObjectClass *klass)
         "accel, cmdqv: logical command queues the guest gets, a power of "
         "two up to the host's per-VINTF count (0, the default: the host's "
         "count; needed with cmdqv=on when no device is cold-plugged)");
+}
+
+/*
+ * The substream ID bits the guest is promised before any host is known:
+ * ssidsize=N, else none with pasid=off; -1 while it waits for the host
+ * (ssidsize=auto, pasid=on or auto). Properties were checked at realize.
+ */
+static int accel_ssidsize_wanted(SMMUv3State *s)
+{
+    int v;
+
+    parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, &error_abort);
+    return v < 0 && s->pasid == ON_OFF_AUTO_OFF ? 0 : v;
 }
 
 /* Names of the properties still 'auto', for error messages. */
@@ -212,8 +249,9 @@ static char *accel_unresolved_autos(SMMUv3State *s)
     if (!s->oas || !strcmp(s->oas, "auto")) {
         g_string_append(str, "oas=44|48 ");
     }
-    if (!s->ssidsize || !strcmp(s->ssidsize, "auto")) {
-        g_string_append(str, "ssidsize=0..20 ");
+    if (accel_ssidsize_wanted(s) < 0) {
+        g_string_append(str, s->pasid == ON_OFF_AUTO_ON ? "ssidsize=1..20 " :
+                        "ssidsize=0..20 ");
     }
     if (s->cmdqv == ON_OFF_AUTO_ON && !s->cmdqv_vcmdqs) {
         g_string_append(str, "cmdqv-vcmdqs=1|2|4|... ");
@@ -258,7 +296,7 @@ static bool accel_check_host(SMMUv3AccelState *a, const char *devname,
     if (!a->resolved) {
         /* Properties were parsed at realize: only the values remain. */
         parse_auto_uint("oas", s->oas, 44, 48, &oas, &error_abort);
-        parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &ssid, &error_abort);
+        ssid = accel_ssidsize_wanted(s);
         a->ril = s->ril == ON_OFF_AUTO_AUTO ? h_ril : s->ril == ON_OFF_AUTO_ON;
         a->ats = s->ats == ON_OFF_AUTO_AUTO ? h_ats : s->ats == ON_OFF_AUTO_ON;
         a->oas_bits = oas < 0 ? MIN(h_oas, 48) : oas;
@@ -283,6 +321,12 @@ static bool accel_check_host(SMMUv3AccelState *a, const char *devname,
                    "output address size", accel_id(a), a->oas_bits, devname,
                    h_oas);
         error_append_hint(errp, "Set oas to %u or less.\n", h_oas);
+        return false;
+    }
+    if (s->pasid == ON_OFF_AUTO_ON && !h_ssid) {
+        error_setg(errp, "%s: pasid=on, but the host SMMU of %s has no "
+                   "substream IDs (IDR1.SSIDSIZE=0)", accel_id(a), devname);
+        error_append_hint(errp, "Set pasid=off on the arm-smmuv3 device.\n");
         return false;
     }
     if (a->ssidsize > h_ssid) {
@@ -1591,7 +1635,7 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
     a->ril = a->smmu->ril == ON_OFF_AUTO_ON;
     a->ats = a->smmu->ats == ON_OFF_AUTO_ON;
     a->oas_bits = atoi(a->smmu->oas);
-    a->ssidsize = atoi(a->smmu->ssidsize);
+    a->ssidsize = accel_ssidsize_wanted(a->smmu);
     a->granules = R_IDR5_GRAN4K_MASK | R_IDR5_GRAN64K_MASK;
     /* CMDQV is only ever an addition: 'auto' with no host to ask is off. */
     a->cmdqv = a->smmu->cmdqv == ON_OFF_AUTO_ON;
@@ -1625,6 +1669,8 @@ bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
     } else if (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, NULL) ||
                v > 0) {
         bad = g_strdup_printf("ssidsize=%s", s->ssidsize);
+    } else if (s->pasid == ON_OFF_AUTO_ON) {
+        bad = g_strdup("pasid=on");
     } else if (s->cmdqv == ON_OFF_AUTO_ON) {
         bad = g_strdup("cmdqv=on");
     } else if (s->cmdqv_vcmdqs) {
@@ -1633,7 +1679,7 @@ bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
         return true;
     }
     error_setg(errp, "arm-smmuv3: %s needs accel=on", bad);
-    error_append_hint(errp, "ril, ats, oas, ssidsize and cmdqv describe what "
+    error_append_hint(errp, "ril, ats, oas, ssidsize, pasid and cmdqv describe what "
                       "a host SMMU gives the guest through iommufd; QEMU's "
                       "emulated SMMUv3 (accel=off) offers ril=on, ats=off, "
                       "oas=44, ssidsize=0 and no CMDQV. Add accel=on to the "
@@ -1661,6 +1707,15 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
         return false;
     }
     if (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, errp)) {
+        return false;
+    }
+    if ((s->pasid == ON_OFF_AUTO_ON && v == 0) ||
+        (s->pasid == ON_OFF_AUTO_OFF && v > 0)) {
+        error_setg(errp, "arm-smmuv3: pasid=%s contradicts ssidsize=%d",
+                   s->pasid == ON_OFF_AUTO_ON ? "on" : "off", v);
+        error_append_hint(errp, "pasid=on asks for substream IDs (ssidsize "
+                          "1 to 20, or auto: the host's), pasid=off for none "
+                          "(ssidsize=0); set one of the two.\n");
         return false;
     }
     if (s->cmdqv_vcmdqs && (s->cmdqv_vcmdqs > CMDQV_MAX_VCMDQS ||
