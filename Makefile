@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
-.PHONY: build deps qemu native guest check check-asan run patches bench clean distclean
+.PHONY: build deps qemu native guest check check-quick check-asan run patches bench clean distclean
 
 deps:
 	@scripts/deps.sh build
@@ -26,6 +26,12 @@ guest: deps
 
 check: build guest
 	@/usr/bin/python3 scripts/check.py
+
+# A minute's subset for the edit-build-test loop: the stand-in, the mapper
+# and the accel SMMU / CMDQV / deployed-lines qtests (no guest, no fuzzer).
+check-quick: build
+	@/usr/bin/python3 scripts/check.py native/ qtest/smmuv3-accel-test \
+	  qtest/tegra241-cmdqv-test qtest/qac-deployed-lines-test
 
 # A second QEMU with AddressSanitizer + UndefinedBehaviorSanitizer in its
 # own build directory; the project's qtests and the CMDQV guest test run on
