@@ -1,9 +1,11 @@
 /*
- * The libc entry points the stand-in interposes. Every fake file is backed by
- * a real kernel fd (a memfd for /dev/iommu and the VFIO devices, an eventfd
- * for a vEVENTQ), so fd numbers, poll(), fcntl() and close-on-exec behave;
- * a table indexed by fd says which fds are ours. Calls on any other fd go
- * straight to libc after one lock-free table look-up.
+ * The libc entry points the stand-in interposes that act on fds, and open().
+ * Every fake file is backed by a real kernel fd (a memfd for /dev/iommu and
+ * the VFIO devices, an eventfd for a vEVENTQ), so fd numbers, poll(),
+ * fcntl() and close-on-exec behave; a table indexed by fd says which fds are
+ * ours. Calls on any other fd go straight to libc after one lock-free table
+ * look-up. The path-taking entry points (stat, realpath, opendir, ... and
+ * the /sys redirection open() shares) are in paths.c; recvmsg() in fdpass.c.
  */
 /* define open and open64, stat and stat64, ... as separate symbols */
 #undef _FILE_OFFSET_BITS
@@ -193,7 +195,8 @@ ST_EXPORT int open(const char *path, int flags, ...)
     int r;
     OPEN_MODE();
     r = try_open(path, flags);
-    return r != -1 ? ret_errno(r) : get_open()(st_sys_path(path, buf, sizeof(buf)), flags, mode);
+    return r != -1 ? ret_errno(r)
+                   : get_open()(st_sys_path(path, buf, sizeof(buf)), flags, mode);
 }
 
 ST_EXPORT int open64(const char *path, int flags, ...)
@@ -202,7 +205,8 @@ ST_EXPORT int open64(const char *path, int flags, ...)
     int r;
     OPEN_MODE();
     r = try_open(path, flags);
-    return r != -1 ? ret_errno(r) : get_open64()(st_sys_path(path, buf, sizeof(buf)), flags, mode);
+    return r != -1 ? ret_errno(r)
+                   : get_open64()(st_sys_path(path, buf, sizeof(buf)), flags, mode);
 }
 
 ST_EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -211,7 +215,8 @@ ST_EXPORT int openat(int dirfd, const char *path, int flags, ...)
     int r;
     OPEN_MODE();
     r = try_open(path, flags);
-    return r != -1 ? ret_errno(r) : get_openat()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags, mode);
+    return r != -1 ? ret_errno(r)
+                   : get_openat()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags, mode);
 }
 
 ST_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
@@ -220,7 +225,8 @@ ST_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
     int r;
     OPEN_MODE();
     r = try_open(path, flags);
-    return r != -1 ? ret_errno(r) : get_openat64()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags, mode);
+    return r != -1 ? ret_errno(r)
+                   : get_openat64()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags, mode);
 }
 
 ST_EXPORT int __open_2(const char *path, int flags)
@@ -228,7 +234,8 @@ ST_EXPORT int __open_2(const char *path, int flags)
     char buf[ST_PATHBUF];
     int r = try_open(path, flags);
 
-    return r != -1 ? ret_errno(r) : get___open_2()(st_sys_path(path, buf, sizeof(buf)), flags);
+    return r != -1 ? ret_errno(r)
+                   : get___open_2()(st_sys_path(path, buf, sizeof(buf)), flags);
 }
 
 ST_EXPORT int __open64_2(const char *path, int flags)
@@ -236,7 +243,8 @@ ST_EXPORT int __open64_2(const char *path, int flags)
     char buf[ST_PATHBUF];
     int r = try_open(path, flags);
 
-    return r != -1 ? ret_errno(r) : get___open64_2()(st_sys_path(path, buf, sizeof(buf)), flags);
+    return r != -1 ? ret_errno(r)
+                   : get___open64_2()(st_sys_path(path, buf, sizeof(buf)), flags);
 }
 
 ST_EXPORT int __openat_2(int dirfd, const char *path, int flags)
@@ -244,7 +252,8 @@ ST_EXPORT int __openat_2(int dirfd, const char *path, int flags)
     char buf[ST_PATHBUF];
     int r = try_open(path, flags);
 
-    return r != -1 ? ret_errno(r) : get___openat_2()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags);
+    return r != -1 ? ret_errno(r)
+                   : get___openat_2()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags);
 }
 
 ST_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
@@ -252,7 +261,8 @@ ST_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
     char buf[ST_PATHBUF];
     int r = try_open(path, flags);
 
-    return r != -1 ? ret_errno(r) : get___openat64_2()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags);
+    return r != -1 ? ret_errno(r)
+                   : get___openat64_2()(dirfd, st_sys_path(path, buf, sizeof(buf)), flags);
 }
 
 /* ----------------------------------------------------------------- close */
