@@ -1,8 +1,8 @@
 /*
  * QTest: the command lines the deployed tools write for the accelerated
  * SMMUv3 and CMDQV (OpenNebula's template for NVIDIA's QEMU builds,
- * libvirt's test output, upstream QEMU 11.1's properties), run as written
- * (BDFs and paths aside) against the stand-in.
+ * libvirt's test output and its fd passing, upstream QEMU 11.1's
+ * properties), run as written (BDFs and paths aside) against the stand-in.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -38,17 +38,40 @@ typedef struct Vm {
     char *sysfs;
 } Vm;
 
-/* QEMU on @conf with @devices (%s: the host function's sysfsdev) */
-static void vm_start(Vm *vm, const char *conf, const char *devices)
+/*
+ * QEMU on @conf with @devices (a %s there: the host function's sysfsdev);
+ * @iommufd: the -object iommufd to give (NULL: none, the test adds it)
+ */
+static void vm_start_with(Vm *vm, const char *conf, const char *iommufd,
+                          const char *devices)
 {
     g_autofree char *dev = NULL, *args = NULL;
 
     vm->host = standin_host_new(conf);
     vm->sysfs = standin_sysfsdev(vm->host, "0000:01:00.0");
     dev = g_strdup_printf(devices, vm->sysfs);
-    args = g_strdup_printf("-M virt -display none -nodefaults "
-                           "-object iommufd,id=iommufd0 %s", dev);
+    args = g_strdup_printf("-M virt -display none -nodefaults %s %s",
+                           iommufd ? iommufd : "", dev);
     vm->qts = standin_qtest_start(vm->host, args);
+}
+
+static void vm_start(Vm *vm, const char *conf, const char *devices)
+{
+    vm_start_with(vm, conf, "-object iommufd,id=iommufd0", devices);
+}
+
+/* The stand-in's launcher (tools/standin-launch), beside standin-ctl */
+static char *standin_launcher(void)
+{
+    const char *ctl = g_getenv("QAC_STANDIN_CTL");
+    g_autofree char *dir = NULL;
+    char *launch;
+
+    g_assert_nonnull(ctl);
+    dir = g_path_get_dirname(ctl);
+    launch = g_build_filename(dir, "standin-launch", NULL);
+    g_assert_true(g_file_test(launch, G_FILE_TEST_IS_EXECUTABLE));
+    return launch;
 }
 
 static void vm_stop(Vm *vm)
@@ -94,8 +117,8 @@ static void test_opennebula_line(void)
     vm_start(&vm, HOST_CONF_GRACE,
              "-device arm-smmuv3,primary-bus=pcie.0,accel=on,ats=on,ril=off,"
              "pasid=on,oas=48,cmdqv=on "
-             "-device vfio-pci,bus=pcie.0,addr=2.0,iommufd=iommufd0,"
-             "sysfsdev=%s");
+             "-device vfio-pci,host=0000:01:00.0,bus=pcie.0,addr=2.0,"
+             "iommufd=iommufd0");
     assert_viommu(&vm, "tegra241_cmdqv");
     i = vm_query(&vm);
     g_assert_true(qdict_get_bool(i, "ats"));
@@ -133,7 +156,7 @@ static void test_libvirt_pxb_line(void)
              "\"addr\":\"0x0\"}' "
              "-device '{\"driver\":\"vfio-pci\",\"id\":\"hostdev0\","
              "\"iommufd\":\"iommufd0\",\"bus\":\"pci.2\",\"addr\":\"0x0\","
-             "\"sysfsdev\":\"%s\"}'");
+             "\"host\":\"0000:01:00.0\"}'");
     assert_viommu(&vm, "tegra241_cmdqv");
     i = vm_query(&vm);
     g_assert_cmpstr(qdict_get_str(i, "id"), ==, "iommu0");
@@ -289,6 +312,113 @@ static void test_properties_listed(void)
     qtest_quit(qts);
 }
 
+
+/*
+ * libvirt 12.2+ opens /dev/iommu and the VFIO cdev itself and passes them
+ * at exec (-object iommufd,fd=N, -device vfio-pci,fd=M): the stand-in's
+ * launcher plays libvirt's part.
+ */
+static void test_libvirt_fds_at_exec(void)
+{
+    g_autofree char *launch = standin_launcher();
+    g_autofree char *wrapper = g_strdup_printf("%s %s", launch,
+                                               g_getenv("QTEST_QEMU_BINARY"));
+    StandinHost *h = standin_host_new(HOST_CONF_GRACE);
+    QTestState *qts;
+    QDict *d;
+
+    g_setenv("QAC_LAUNCH_QEMU", wrapper, true);
+    unlink(h->dump);
+    standin_env_set(h);
+    qts = qtest_init_ext("QAC_LAUNCH_QEMU",
+        "-M virt -display none -nodefaults "
+        "-object '{\"qom-type\":\"iommufd\",\"id\":\"iommufd0\","
+        "\"fd\":\"{iommufd}\"}' "
+        "-device '{\"driver\":\"arm-smmuv3\",\"primary-bus\":\"pcie.0\","
+        "\"id\":\"iommu0\",\"accel\":true,\"cmdqv\":\"on\"}' "
+        "-device '{\"driver\":\"vfio-pci\",\"id\":\"hostdev0\","
+        "\"fd\":\"{vfio:0000:01:00.0}\",\"iommufd\":\"iommufd0\","
+        "\"bus\":\"pcie.0\",\"addr\":\"0x2\"}'", NULL, true);
+    standin_env_unset();
+    g_unsetenv("QAC_LAUNCH_QEMU");
+    d = standin_dump(h);
+    g_assert_cmpint(qdict_get_int(d, "passed_fds_total"), ==, 2);
+    g_assert_cmpstr(qdict_get_str(standin_single(d, "viommu"), "viommu_type"),
+                    ==, "tegra241_cmdqv");
+    g_assert_cmpint(qdict_get_int(standin_single(d, "device"), "attached"),
+                    !=, 0);
+    qobject_unref(d);
+    qtest_quit(qts);
+    standin_assert_clean_exit(h);
+    standin_host_free(h);
+}
+
+/*
+ * libvirt's hotplug with passed fds: getfd of the /dev/iommu and VFIO cdev
+ * fds over QMP (SCM_RIGHTS), object-add iommufd,fd=, device_add vfio-pci,fd=
+ * behind a root port of an accel SMMU with CMDQV and no cold-plugged device.
+ */
+static void test_libvirt_hotplug_getfd(void)
+{
+    g_autofree char *launch = standin_launcher();
+    g_autofree char *qmp = NULL, *out = NULL, *err = NULL;
+    g_autofree char *devs = NULL;
+    g_auto(GStrv) env = NULL;
+    GError *gerr = NULL;
+    int status;
+    Vm vm;
+    QDict *r, *d;
+
+    qmp = g_build_filename(g_get_tmp_dir(), "qac-getfd-XXXXXX", NULL);
+    close(g_mkstemp(qmp));
+    unlink(qmp);
+    devs = g_strdup_printf("-qmp unix:%s,server=on,wait=off "
+                           "-device arm-smmuv3,primary-bus=pcie.0,id=iommu0,"
+                           "accel=on,ril=on,ats=off,oas=44,ssidsize=0,"
+                           "cmdqv=on,cmdqv-vcmdqs=2 "
+                           "-device pcie-root-port,id=rp0,bus=pcie.0,"
+                           "chassis=1", qmp);
+    vm_start_with(&vm, HOST_CONF_GRACE, NULL, devs);
+
+    env = g_get_environ();
+    env = g_environ_setenv(env, "LD_PRELOAD", standin_lib(), true);
+    env = g_environ_setenv(env, "STANDIN_CONFIG", vm.host->conf, true);
+    env = g_environ_setenv(env, "STANDIN_DIR", vm.host->dir, true);
+    env = g_environ_setenv(env, "STANDIN_CTL", "0", true);
+    env = g_environ_unsetenv(env, "STANDIN_DUMP");
+    {
+        const char *argv[] = {
+            launch, "--qmp", qmp,
+            "--getfd", "ifd=iommufd", "--getfd", "vfd=vfio:0000:01:00.0",
+            "--cmd", "{\"execute\": \"object-add\", \"arguments\": "
+            "{\"qom-type\": \"iommufd\", \"id\": \"iommufd0\", \"fd\": "
+            "\"ifd\"}}",
+            "--cmd", "{\"execute\": \"device_add\", \"arguments\": "
+            "{\"driver\": \"vfio-pci\", \"id\": \"hostdev0\", \"fd\": "
+            "\"vfd\", \"iommufd\": \"iommufd0\", \"bus\": \"rp0\"}}",
+            NULL,
+        };
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, env, 0, NULL, NULL,
+                                   &out, &err, &status, &gerr));
+    }
+    g_assert_no_error(gerr);
+    g_test_message("launcher: %s%s", out, err);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    r = qtest_qmp(vm.qts, "{'execute': 'qom-get', 'arguments': "
+                  "{'path': '/machine/peripheral/hostdev0', "
+                  "'property': 'realized'}}");
+    g_assert_true(qdict_get_bool(r, "return"));
+    qobject_unref(r);
+    d = standin_dump(vm.host);
+    g_assert_cmpint(qdict_get_int(d, "passed_fds_total"), ==, 2);
+    standin_single(d, "viommu");
+    qobject_unref(d);
+    unlink(qmp);
+    vm_stop(&vm);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -300,5 +430,9 @@ int main(int argc, char **argv)
     qtest_add_func("/qac-deployed/tegra241-cmdqv-alias",
                    test_tegra241_cmdqv_alias);
     qtest_add_func("/qac-deployed/pasid", test_pasid_rules);
+    qtest_add_func("/qac-deployed/libvirt-fds-at-exec",
+                   test_libvirt_fds_at_exec);
+    qtest_add_func("/qac-deployed/libvirt-hotplug-getfd",
+                   test_libvirt_hotplug_getfd);
     return g_test_run();
 }
