@@ -905,6 +905,27 @@ static void test_placeholder_mapped_read_only(void)
     g_assert_true(g_str_has_prefix(strstr(line, "readonly="), "readonly=1"));
 }
 
+
+/*
+ * A VINTF page the host reports too short for the registers of its logical
+ * queues (QEMU reads and writes them at 0x80 a queue): the vIOMMU is
+ * refused, naming it, rather than QEMU reaching past the mapping.
+ */
+static void test_short_vintf_page_refused(void)
+{
+    g_autofree char *err = standin_smmu_start_fails(
+        "[host]\npage_size = 64K\n"
+        "[smmu smmu0]\nvintf_mmap_length = 0x1000\ncmdqv_lvcmdqs = 64\n"
+        "cmdqv_vintfs = 2\n"
+        "[pci 0000:01:00.0]\nsmmu = smmu0\nsid = 0x100\nbar0 = 64K\n",
+        ",cmdqv=on");
+
+    /* 64 queues x 0x80 need 0x2000 bytes */
+    g_assert_nonnull(strstr(err, "the host's VINTF page is 0x1000 bytes, too "
+                            "small for the registers of its 64 logical "
+                            "queues"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -960,6 +981,8 @@ int main(int argc, char **argv)
                    test_disable_traps_before_stop);
     qtest_add_func("/tegra241-cmdqv/standin/placeholder-mapped-read-only",
                    test_placeholder_mapped_read_only);
+    qtest_add_func("/tegra241-cmdqv/standin/short-vintf-page-refused",
+                   test_short_vintf_page_refused);
     qtest_add_func("/tegra241-cmdqv/standin/cmdqs-capped-by-host",
                    test_cmdqs_capped_by_host);
     return g_test_run();

@@ -43,6 +43,7 @@ void st_config_defaults_smmu(struct st_smmu *s)
     /* arm-smmu-v3's MSI_IOVA_BASE / MSI_IOVA_LENGTH */
     s->msi_base = 0x8000000;
     s->msi_size = 0x100000;
+    s->vintf_mmap_len = VINTF_PAGE_SIZE;
 }
 
 static const char *cfg_file;
@@ -357,6 +358,12 @@ int st_config_load(const char *path)
                 smmu->msi_base = parse_num(line, key, val, false, UINT64_MAX);
             } else if (!strcmp(key, "msi_window_size")) {
                 smmu->msi_size = parse_num(line, key, val, true, 1ull << 40);
+            } else if (!strcmp(key, "vintf_mmap_length")) {
+                smmu->vintf_mmap_len = parse_num(line, key, val, true,
+                                                 VINTF_PAGE_SIZE);
+                if (!smmu->vintf_mmap_len) {
+                    cfg_die(line, key, "must not be 0");
+                }
             } else if (!strcmp(key, "cmdqv_version")) {
                 smmu->cmdqv_version = parse_num(line, key, val, false, 15);
             } else if (!strcmp(key, "cmdqv_vintfs")) {

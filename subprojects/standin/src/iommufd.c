@@ -885,10 +885,10 @@ static int viommu_alloc(struct ucmd *u)
         o->hwpt = hwpt;
         o->smmu = dev->pci->smmu;
         o->vmid = hwpt->vmid;
-        o->mmap_len = VINTF_PAGE_SIZE;
+        o->mmap_len = s->vintf_mmap_len;
         mmap_region_alloc(u->ctx, o, VINTF_PAGE_SIZE, &o->mmap_off);
         data.out_vintf_mmap_offset = o->mmap_off;
-        data.out_vintf_mmap_length = VINTF_PAGE_SIZE;
+        data.out_vintf_mmap_length = o->mmap_len;
         if (st_uwrite(c->data_uptr, &data, sizeof(data))) {
             st_destroy_obj(o);
             return -EFAULT;

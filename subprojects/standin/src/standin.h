@@ -47,6 +47,7 @@ struct st_smmu {
     bool cmdqv;
     unsigned cmdqv_version, vintfs, lvcmdqs, vcmdqs, sids;
     uint64_t msi_base, msi_size;     /* IOMMU_RESV_SW_MSI region; size 0: none */
+    uint64_t vintf_mmap_len;         /* out_vintf_mmap_length (the kernel: 64K) */
 
     /* runtime: the host CMDQV model (cmdqv.c) */
     struct st_vintf *vintf;          /* [vintfs] */
