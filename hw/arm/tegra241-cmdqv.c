@@ -111,6 +111,7 @@ typedef struct CmdqvQueue {
     bool base_bad;          /* BASE outside guest RAM or misaligned */
     bool restored;          /* restore_state() ran in this sync */
     uint64_t traps;         /* trapped page-0 accesses */
+    uint64_t emulated;      /* commands QEMU executed for it (no host) */
 } CmdqvQueue;
 
 struct Tegra241Cmdqv {
@@ -434,6 +435,99 @@ static void cmdqv_restart_queues(Tegra241Cmdqv *c)
     }
 }
 
+/* ---- the VCMDQ engine: queues no host queue backs ------------------------ */
+
+#define CMD_OP(w0)              ((w0) & 0xff)
+#define CMD_SYNC_CS(w0)         (((w0) >> 12) & 3)
+#define OP_TLBI_NH_ASID         0x11
+#define OP_TLBI_NH_VA           0x12
+#define OP_ATC_INV              0x40
+#define OP_CMD_SYNC             0x46
+#define CERROR_ILL              1
+#define CERROR_ABT              2
+#define VCMDQ_MAX_LOG2SIZE      19
+
+/*
+ * Is logical queue @l QEMU's to run? Only while no vIOMMU exists (no device
+ * yet, or the last one gone): then nothing on the host can hold a
+ * translation, and QEMU is the queue's hardware. With a vIOMMU every
+ * running queue has a host queue (or shows CMDQ_INIT_ERR).
+ */
+static bool emu_queue(Tegra241Cmdqv *c, unsigned l)
+{
+    return !c->mapper;
+}
+
+/* CMDQ_EN_OK of an emulated queue: enabled, allowed to run, a usable ring */
+static bool emu_en_ok(Tegra241Cmdqv *c, unsigned l)
+{
+    CmdqvQueue *q = &c->q[l];
+
+    return queues_run(c) && logical_allocated(c, l) &&
+           FIELD_EX32(q->config, VCMDQ_CONFIG, CMDQ_EN) &&
+           (q->base & VCMDQ_BASE_ADDR_MASK) && !q->base_bad;
+}
+
+/* The queue stops at CONS with @err: GERROR.CMDQ_ERR toggles, IRQ */
+static void emu_queue_error(Tegra241Cmdqv *c, unsigned l, unsigned err)
+{
+    CmdqvQueue *q = &c->q[l];
+
+    q->cons = FIELD_DP32(q->cons, VCMDQ_CONS_INDX, ERR, err);
+    q->gerror ^= R_VCMDQ_GERROR_CMDQ_ERR_MASK;
+    trace_tegra241_cmdqv_emu_error(l, q->cons, err);
+    if (!(c->vintf_int_mask[0] & 1)) {
+        c->irqs++;
+        qemu_irq_pulse(c->irq);
+    }
+}
+
+/*
+ * Consume the ring from CONS to PROD as a guest-owned VINTF's queue does
+ * (cmdqv-hw.md; Linux's tegra241_guest_vcmdq_supports_cmd()): TLBI_NH_ASID,
+ * TLBI_NH_VA and ATC_INV, each with nothing left to invalidate, and
+ * CMD_SYNC with CS=NONE. Anything else is an illegal command.
+ */
+static void emu_consume(Tegra241Cmdqv *c, unsigned l)
+{
+    CmdqvQueue *q = &c->q[l];
+    unsigned log2size = MIN(FIELD_EX64(q->base, VCMDQ_BASE_L, LOG2SIZE),
+                            VCMDQ_MAX_LOG2SIZE);
+    uint32_t mask = (2u << log2size) - 1, n = 0;
+    uint64_t ring = q->base & VCMDQ_BASE_ADDR_MASK;
+
+    if (!emu_en_ok(c, l)) {
+        return;
+    }
+    while ((q->cons & mask) != (q->prod & mask) &&
+           !((q->gerror ^ q->gerrorn) & R_VCMDQ_GERROR_CMDQ_ERR_MASK)) {
+        uint32_t idx = q->cons & ((1u << log2size) - 1);
+        uint64_t cmd[2];
+        unsigned op;
+
+        if (address_space_read(&address_space_memory, ring + idx * 16,
+                               MEMTXATTRS_UNSPECIFIED, cmd, sizeof(cmd))) {
+            emu_queue_error(c, l, CERROR_ABT);
+            break;
+        }
+        op = CMD_OP(le64_to_cpu(cmd[0]));
+        if (op != OP_TLBI_NH_ASID && op != OP_TLBI_NH_VA &&
+            op != OP_ATC_INV &&
+            (op != OP_CMD_SYNC || CMD_SYNC_CS(le64_to_cpu(cmd[0])))) {
+            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: logical queue "
+                          "%u: command 0x%x at index %u is illegal in a "
+                          "guest VINTF\n", l, op, idx);
+            emu_queue_error(c, l, CERROR_ILL);
+            break;
+        }
+        q->cons = (q->cons & ~mask) | ((q->cons + 1) & mask);
+        q->cons = FIELD_DP32(q->cons, VCMDQ_CONS_INDX, ERR, 0);
+        q->emulated++;
+        n++;
+    }
+    trace_tegra241_cmdqv_emu_consume(l, q->prod, q->cons, n);
+}
+
 /* ---- page 0 and page 1 of a logical queue -------------------------------- */
 
 static uint32_t queue_page0_read(Tegra241Cmdqv *c, unsigned l, unsigned reg)
@@ -453,6 +547,9 @@ static uint32_t queue_page0_read(Tegra241Cmdqv *c, unsigned l, unsigned reg)
     case A_VCMDQ_CONFIG:
         return h >= 0 && queues_run(c) ? host_rd(c, h, reg) : q->config;
     case A_VCMDQ_STATUS:
+        if (h < 0 && emu_queue(c, l)) {
+            return FIELD_DP32(0, VCMDQ_STATUS, CMDQ_EN_OK, emu_en_ok(c, l));
+        }
         return h >= 0 && queues_run(c) ? host_rd(c, h, reg) : 0;
     case A_VCMDQ_GERROR:
         v = h >= 0 ? host_rd(c, h, reg) : q->gerror;
@@ -481,19 +578,35 @@ static void queue_page0_write(Tegra241Cmdqv *c, unsigned l, unsigned reg,
     h = host_index(c, l);
     switch (reg) {
     case A_VCMDQ_CONS_INDX:
+        if (h < 0 && emu_queue(c, l) && emu_en_ok(c, l)) {
+            /* the hardware's while the queue runs */
+            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: CONS write to "
+                          "running logical queue %u ignored\n", l);
+            return;
+        }
         q->cons = v;
         break;
     case A_VCMDQ_PROD_INDX:
         q->prod = v;
+        if (h < 0 && emu_queue(c, l)) {
+            emu_consume(c, l);
+            return;
+        }
         break;
     case A_VCMDQ_CONFIG:
         q->config = v & VCMDQ_CONFIG_WRITABLE;
         if (h >= 0 && queues_run(c)) {
             host_wr(c, h, reg, q->config);
+        } else if (h < 0 && emu_queue(c, l)) {
+            emu_consume(c, l);
         }
         return;
     case A_VCMDQ_GERRORN:
         q->gerrorn = v;
+        if (h < 0 && emu_queue(c, l)) {
+            emu_consume(c, l);      /* acknowledged: it resumes at CONS */
+            return;
+        }
         break;
     default:
         qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write of read-only "
@@ -1143,6 +1256,10 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
     }
     c->be = NULL;
     c->viommu_id = c->ioas_id = 0;
+    /* QEMU runs the queues from here: whatever the host left pending */
+    for (unsigned l = 0; l < c->nr; l++) {
+        emu_consume(c, l);
+    }
 }
 
 /* ---- lifetime --------------------------------------------------------------- */

@@ -926,6 +926,65 @@ static void test_short_vintf_page_refused(void)
                             "queues"));
 }
 
+
+/*
+ * Issue 13, part 1: with no device yet (no vIOMMU), QEMU runs the guest's
+ * queues: the Linux driver's sequence brings them up (CMDQ_EN_OK), its
+ * invalidations complete, an illegal command stops the queue as the
+ * hardware would (CONS.ERR, GERROR, the error maps, the interrupt) until
+ * GERRORN; a hotplugged device then takes them over on host HW queues
+ * with their indexes, and its unplug gives them back.
+ */
+static void test_emulated_queues_hotplug_first(void)
+{
+    CmdqvGuest g;
+    uint32_t cons, gerror;
+    QDict *d;
+
+    cg_start_hotplug(&g, HOST_CONF_CMDQV);
+    cg_linux_init_checked(&g);          /* EN_OK on both, no host */
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(1));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_VA(2));
+
+    /* TLBI_NH_ALL: illegal in a guest VINTF (the kernel's guest filter) */
+    cg_cmd(&g, 1, OP_TLBI_NH_ALL, 0);
+    cg_cmd(&g, 1, CMD_SYNC, 0);
+    cons = cg_kick(&g, 1);
+    g_assert_cmphex(cons & 0xfffff, ==, (g.prod[1] - 2) & 0xfffff);
+    g_assert_cmphex((cons >> 24) & 0x7f, ==, CERROR_ILL);
+    gerror = cg_rd(&g, W_P0(1) + Q_GERROR);
+    g_assert_cmphex((gerror ^ cg_rd(&g, W_P0(1) + Q_GERRORN)) & 1, ==, 1);
+    g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 2);
+    g_assert_cmphex(cg_rd(&g, W_VINTF_ERR_MAP), ==, 1);
+    /* the driver rewrites the command as a CMD_SYNC and acknowledges */
+    qtest_writeq(g.qts, cg_ring(&g, 1) + ((g.prod[1] - 2) &
+                 ((1u << g.log2size) - 1)) * 16, CMD_SYNC);
+    cg_wr(&g, W_P0(1) + Q_GERRORN, gerror);
+    g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_CONS) & 0xfffff, ==, g.prod[1]);
+    g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 0);
+
+    /* the first device: host HW queues take the queues over, direct */
+    cg_plug(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(3));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(4));
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_count(d, "hw_queue"), ==, 2);
+    g_assert_cmpint(qdict_get_int(d, "vcmdq_executed_total"), ==, 4);
+    qobject_unref(d);
+    {
+        QDict *q = cg_queue_info(&g, 0);
+        g_assert_cmpstr(qdict_get_str(q, "page"), ==, "direct");
+        qobject_unref(q);
+    }
+
+    /* the last device goes: QEMU runs them again, from where they were */
+    qobject_unref(cg_unplug(&g));
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_STATUS) & 1, ==, 1);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(5));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(6));
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -981,6 +1040,8 @@ int main(int argc, char **argv)
                    test_disable_traps_before_stop);
     qtest_add_func("/tegra241-cmdqv/standin/placeholder-mapped-read-only",
                    test_placeholder_mapped_read_only);
+    qtest_add_func("/tegra241-cmdqv/standin/emulated-queues-hotplug-first",
+                   test_emulated_queues_hotplug_first);
     qtest_add_func("/tegra241-cmdqv/standin/short-vintf-page-refused",
                    test_short_vintf_page_refused);
     qtest_add_func("/tegra241-cmdqv/standin/cmdqs-capped-by-host",
