@@ -336,6 +336,7 @@ static bool cmdqv_page_direct(Tegra241Cmdqv *c)
 static void cmdqv_apply_page_mode(Tegra241Cmdqv *c)
 {
     if (c->page0_mapped) {
+        trace_tegra241_cmdqv_page_mapped(cmdqv_page_direct(c));
         memory_region_set_enabled(&c->page0, cmdqv_page_direct(c));
     }
 }
@@ -415,6 +416,7 @@ static void cmdqv_run_changed(Tegra241Cmdqv *c, bool was, bool now)
         }
         if (!now) {
             /* Stopped: the host queue's CONFIG = 0, the guest's shadowed */
+            trace_tegra241_cmdqv_host_stop(l, h);
             c->q[l].config = host_rd(c, h, A_VCMDQ_CONFIG);
             host_wr(c, h, A_VCMDQ_CONFIG, 0);
         }

@@ -840,10 +840,19 @@ static void test_kexec_reinit(void)
  */
 static void test_disable_traps_before_stop(void)
 {
+    g_autofree char *log = g_build_filename(g_get_tmp_dir(),
+                                            "qac-trap-order-XXXXXX", NULL);
+    g_autofree char *opts = NULL, *text = NULL;
+    const char *trapped, *stopped, *direct;
     CmdqvGuest g;
     QDict *d;
+    int fd = g_mkstemp(log);
 
-    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    opts = g_strdup_printf("-D %s -trace tegra241_cmdqv_page_mapped "
+                           "-trace tegra241_cmdqv_host_stop", log);
+    cg_start(&g, HOST_CONF_CMDQV, opts);
     cg_linux_init_checked(&g);
     cg_wr(&g, W_CONFIG, 0);
     cg_wr(&g, W_P0(0) + Q_CONFIG, 1);
@@ -861,6 +870,21 @@ static void test_disable_traps_before_stop(void)
     g_assert_true(qdict_get_bool(dump_hw_queue(d, 0), "enabled"));
     qobject_unref(d);
     cg_stop(&g);
+
+    /*
+     * The order, from QEMU's trace: the page mapped direct, then trapped,
+     * and only then the host queues stopped (before the fix they were
+     * stopped while the page was still the guest's to write).
+     */
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    unlink(log);
+    stopped = strstr(text, "stopped (CONFIG=0)");
+    g_assert_nonnull(stopped);
+    direct = g_strrstr_len(text, stopped - text, "mapped into the guest=1");
+    g_assert_nonnull(direct);
+    trapped = strstr(direct, "mapped into the guest=0");
+    g_assert_nonnull(trapped);
+    g_assert_true(trapped < stopped);
 }
 
 /*
