@@ -10,6 +10,10 @@
 #                   accel        arm-smmuv3,accel=on,cmdqv=off + the stand-in's
 #                                function (vfio-pci,iommufd=) [default]
 #                   accel-cmdqv  the same with cmdqv=on
+#                   accel-cmdqv-hotplug  cmdqv=on, the SMMU's properties
+#                                explicit (cmdqv-vcmdqs=2), a pcie-root-port
+#                                rp0 and no device: the caller hotplugs the
+#                                function over QMP (--qmp) as vfio-pci on rp0
 #   --run=LIST      scenarios for the guest's init (qac.run=), default bench
 #                   (bench, dmesg, iommu, shell; comma-separated)
 #   --secs=N        benchmark seconds (qac.secs=), default 3
@@ -107,7 +111,7 @@ cmdline="console=ttyAMA0 panic=-1 iommu.strict=1 qac.run=$run qac.secs=$secs"
 env=()
 dev=()
 case "$iommu" in
-    none|accel|accel-cmdqv)
+    none|accel|accel-cmdqv|accel-cmdqv-hotplug)
         lib=$build/native/subprojects/standin/libstandin.so
         [ -n "$vfio_host" ] || [ -f "$lib" ] || die "no stand-in at $lib: run 'make'"
         cat > "$work/host.conf" <<'CONF'
@@ -142,11 +146,15 @@ CONF
                 dev=(-object iommufd,id=iommufd0
                      -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,cmdqv=$cmdqv
                      -device vfio-pci,id=dev0,bus=pcie.0,addr=2.0,iommufd=iommufd0,$sysfs) ;;
+            accel-cmdqv-hotplug)
+                dev=(-object iommufd,id=iommufd0
+                     -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ril=on,ats=on,oas=48,ssidsize=20,cmdqv=on,cmdqv-vcmdqs=2
+                     -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=3.0) ;;
         esac ;;
     emulated)
         dev=(-device arm-smmuv3,primary-bus=pcie.0,id=smmu0
              -device pci-testdev,id=dev0,bus=pcie.0,addr=2.0) ;;
-    *) die "--iommu: none, emulated, accel or accel-cmdqv, not '$iommu'" ;;
+    *) die "--iommu: none, emulated, accel, accel-cmdqv or accel-cmdqv-hotplug, not '$iommu'" ;;
 esac
 if [ ${#traces[@]} -gt 0 ]; then
     tracelog=${tracelog:-$work/trace.log}
