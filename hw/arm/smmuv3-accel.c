@@ -29,6 +29,9 @@
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/qdev-core.h"
+#include "hw/qdev-properties.h"
+#include "hw/core/qdev-prop-internal.h"
+#include "qapi/visitor.h"
 #include "hw/vfio/vfio-device.h"
 #include "hw/sysbus.h"
 #include "qobject/qdict.h"
@@ -150,27 +153,67 @@ static int idr5_oas_of_bits(unsigned bits)
     return -1;
 }
 
-/* Parse "auto" (-1) or a number in [min, max] from a string property. */
-static bool parse_auto_uint(const char *prop, const char *val, unsigned min,
-                            unsigned max, int *out, Error **errp)
+/* oas= and ssidsize= in bits, -1 for auto */
+static int accel_oas_bits(SMMUv3State *s)
 {
-    unsigned long v;
-    char *end;
-
-    if (!val || !strcmp(val, "auto")) {
-        *out = -1;
-        return true;
-    }
-    errno = 0;
-    v = strtoul(val, &end, 10);
-    if (errno || end == val || *end || v < min || v > max) {
-        error_setg(errp, "arm-smmuv3: invalid %s=%s", prop, val);
-        error_append_hint(errp, "Valid values: auto, or %u to %u.\n", min, max);
-        return false;
-    }
-    *out = v;
-    return true;
+    return s->oas == OAS_MODE_AUTO ? -1 : atoi(OasMode_str(s->oas));
 }
+
+static int accel_ssidsize_bits(SMMUv3State *s)
+{
+    return s->ssidsize == SSID_SIZE_MODE_AUTO ? -1 :
+           atoi(SsidSizeMode_str(s->ssidsize));
+}
+
+/* The QAPI enums upstream QEMU names these properties' types after */
+const PropertyInfo smmuv3_prop_oas_mode = {
+    .type = "OasMode",
+    .description = "auto/44/48",
+    .enum_table = &OasMode_lookup,
+    .get = qdev_propinfo_get_enum,
+    .set = qdev_propinfo_set_enum,
+    .set_default_value = qdev_propinfo_set_default_value_enum,
+};
+
+const PropertyInfo smmuv3_prop_ssidsize_mode = {
+    .type = "SsidSizeMode",
+    .description = "auto/0..20",
+    .enum_table = &SsidSizeMode_lookup,
+    .get = qdev_propinfo_get_enum,
+    .set = qdev_propinfo_set_enum,
+    .set_default_value = qdev_propinfo_set_default_value_enum,
+};
+
+/*
+ * identifier=: a uint8 as upstream QEMU's; kept as an int32 that is -1
+ * until set, so that the IORT numbers an SMMU without one in order.
+ */
+static void smmuv3_get_identifier(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    int32_t *ptr = object_field_prop_ptr(obj, opaque);
+    uint8_t value = *ptr < 0 ? 0 : *ptr;
+
+    visit_type_uint8(v, name, &value, errp);
+}
+
+static void smmuv3_set_identifier(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    int32_t *ptr = object_field_prop_ptr(obj, opaque);
+    uint8_t value;
+
+    if (visit_type_uint8(v, name, &value, errp)) {
+        *ptr = value;
+    }
+}
+
+const PropertyInfo smmuv3_prop_identifier = {
+    .type = "uint8",
+    .description = "IORT node identifier, 0..255",
+    .get = smmuv3_get_identifier,
+    .set = smmuv3_set_identifier,
+};
 
 /* tegra241-cmdqv=<bool>: the RFC series' name for cmdqv */
 static bool accel_get_tegra241_cmdqv(Object *obj, Error **errp)
@@ -205,7 +248,10 @@ void smmuv3_accel_class_init(ObjectClass *klass)
         "ssidsize 0, auto (default) = as ssidsize says");
     object_class_property_set_description(klass, "identifier",
         "the SMMU's IORT node identifier, also its CMDQV device's ACPI _UID; "
-        "unique in the machine (-1, the default: numbered in order)");
+        "unique in the machine (unset: the SMMUs are numbered in order)");
+    object_class_property_set_description(klass, "msi-gpa",
+        "accepted for upstream QEMU's command lines and unused: the IORT "
+        "maps the host's MSI window 1:1 for the guest (an RMR)");
     object_class_property_add_bool(klass, "tegra241-cmdqv",
                                    accel_get_tegra241_cmdqv,
                                    accel_set_tegra241_cmdqv);
@@ -229,9 +275,8 @@ void smmuv3_accel_class_init(ObjectClass *klass)
  */
 static int accel_ssidsize_wanted(SMMUv3State *s)
 {
-    int v;
+    int v = accel_ssidsize_bits(s);
 
-    parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, &error_abort);
     return v < 0 && s->pasid == ON_OFF_AUTO_OFF ? 0 : v;
 }
 
@@ -246,7 +291,7 @@ static char *accel_unresolved_autos(SMMUv3State *s)
     if (s->ats == ON_OFF_AUTO_AUTO) {
         g_string_append(str, "ats=on|off ");
     }
-    if (!s->oas || !strcmp(s->oas, "auto")) {
+    if (s->oas == OAS_MODE_AUTO) {
         g_string_append(str, "oas=44|48 ");
     }
     if (accel_ssidsize_wanted(s) < 0) {
@@ -295,7 +340,7 @@ static bool accel_check_host(SMMUv3AccelState *a, const char *devname,
 
     if (!a->resolved) {
         /* Properties were parsed at realize: only the values remain. */
-        parse_auto_uint("oas", s->oas, 44, 48, &oas, &error_abort);
+        oas = accel_oas_bits(s);
         ssid = accel_ssidsize_wanted(s);
         a->ril = s->ril == ON_OFF_AUTO_AUTO ? h_ril : s->ril == ON_OFF_AUTO_ON;
         a->ats = s->ats == ON_OFF_AUTO_AUTO ? h_ats : s->ats == ON_OFF_AUTO_ON;
@@ -1634,7 +1679,7 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
     /* All explicit: the guest gets exactly what was asked for. */
     a->ril = a->smmu->ril == ON_OFF_AUTO_ON;
     a->ats = a->smmu->ats == ON_OFF_AUTO_ON;
-    a->oas_bits = atoi(a->smmu->oas);
+    a->oas_bits = accel_oas_bits(a->smmu);
     a->ssidsize = accel_ssidsize_wanted(a->smmu);
     a->granules = R_IDR5_GRAN4K_MASK | R_IDR5_GRAN64K_MASK;
     /* CMDQV is only ever an addition: 'auto' with no host to ask is off. */
@@ -1657,18 +1702,15 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
 bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
 {
     g_autofree char *bad = NULL;
-    int v;
 
     if (s->ril == ON_OFF_AUTO_OFF) {
         bad = g_strdup("ril=off");
     } else if (s->ats == ON_OFF_AUTO_ON) {
         bad = g_strdup("ats=on");
-    } else if (!parse_auto_uint("oas", s->oas, 0, 64, &v, NULL) ||
-               (v >= 0 && v != 44)) {
-        bad = g_strdup_printf("oas=%s", s->oas);
-    } else if (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, NULL) ||
-               v > 0) {
-        bad = g_strdup_printf("ssidsize=%s", s->ssidsize);
+    } else if (accel_oas_bits(s) >= 0 && accel_oas_bits(s) != 44) {
+        bad = g_strdup_printf("oas=%s", OasMode_str(s->oas));
+    } else if (accel_ssidsize_bits(s) > 0) {
+        bad = g_strdup_printf("ssidsize=%s", SsidSizeMode_str(s->ssidsize));
     } else if (s->pasid == ON_OFF_AUTO_ON) {
         bad = g_strdup("pasid=on");
     } else if (s->cmdqv == ON_OFF_AUTO_ON) {
@@ -1700,15 +1742,7 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
                           "'stage' property or set stage=1.\n");
         return false;
     }
-    if (!parse_auto_uint("oas", s->oas, 0, 64, &v, NULL) ||
-        (v >= 0 && v != 44 && v != 48)) {
-        error_setg(errp, "arm-smmuv3: invalid oas=%s", s->oas);
-        error_append_hint(errp, "Valid values: auto, 44 or 48.\n");
-        return false;
-    }
-    if (!parse_auto_uint("ssidsize", s->ssidsize, 0, 20, &v, errp)) {
-        return false;
-    }
+    v = accel_ssidsize_bits(s);
     if ((s->pasid == ON_OFF_AUTO_ON && v == 0) ||
         (s->pasid == ON_OFF_AUTO_OFF && v > 0)) {
         error_setg(errp, "arm-smmuv3: pasid=%s contradicts ssidsize=%d",

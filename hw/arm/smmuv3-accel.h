@@ -13,6 +13,11 @@
 
 typedef struct SMMUv3AccelState SMMUv3AccelState;
 
+/* The types of the oas, ssidsize and identifier properties */
+extern const PropertyInfo smmuv3_prop_oas_mode;
+extern const PropertyInfo smmuv3_prop_ssidsize_mode;
+extern const PropertyInfo smmuv3_prop_identifier;
+
 /* The PCIIOMMUOps an accel SMMU installs on its buses. */
 extern const PCIIOMMUOps smmuv3_accel_iommu_ops;
 

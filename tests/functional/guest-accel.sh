@@ -88,11 +88,6 @@ print("ops", ops)
 assert "TLBI_NH_VA" in ops or "TLBI_NH_ASID" in ops
 assert all(i["errno"] == 0 for i in d.get("invalidations", []))
 ' "$dump"
-t "no leaked host-kernel object and no refused destroy at QEMU's exit" py '
-import json, sys
-d = json.load(open(sys.argv[1]))
-print("leaks", d.get("leaks"), "rejected", d.get("rejected_destroys"))
-assert d.get("leaks") == [] and d.get("rejected_destroys") == []
-' "$dump"
+t_exit_clean "$dump"
 t "the whole run stays within 170 s (took ${elapsed}s)" [ "$elapsed" -lt 170 ]
 [ "$failed" = 0 ]

@@ -48,10 +48,5 @@ d = json.load(open(sys.argv[1]))
 print("vcmdq_executed_total", d["vcmdq_executed_total"])
 assert d["vcmdq_executed_total"] > 0
 ' "$dump"
-t "no leaked host-kernel object and no refused destroy at QEMU's exit" /usr/bin/python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-print("leaks", d.get("leaks"), "rejected", d.get("rejected_destroys"))
-assert d.get("leaks") == [] and d.get("rejected_destroys") == []
-' "$dump"
+t_exit_clean "$dump"
 [ "$failed" = 0 ]

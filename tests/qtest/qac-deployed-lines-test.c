@@ -280,14 +280,23 @@ static void test_pasid_rules(void)
     vm_stop(&vm);
 }
 
-/* The property names and types the deployed tools rely on */
+/*
+ * The property names and types the deployed tools rely on: upstream QEMU
+ * 11.1.3's arm-smmuv3 list (its -device help), but for memory and
+ * secure-memory (its secure SMMU state, not in 10.2), and the spellings
+ * of NVIDIA's builds and the CMDQV RFC.
+ */
 static void test_properties_listed(void)
 {
+    /* upstream QEMU 11.1's names and types, then NVIDIA's and the RFC's */
     static const char *const want[][2] = {
         { "accel", "bool" }, { "ril", "OnOffAuto" }, { "ats", "OnOffAuto" },
-        { "oas", "str" }, { "ssidsize", "str" }, { "pasid", "OnOffAuto" },
-        { "cmdqv", "OnOffAuto" }, { "tegra241-cmdqv", "bool" },
-        { "identifier", "int32" }, { "primary-bus", "link<PCI>" },
+        { "oas", "OasMode" }, { "ssidsize", "SsidSizeMode" },
+        { "cmdqv", "OnOffAuto" }, { "identifier", "uint8" },
+        { "msi-gpa", "uint64" }, { "primary-bus", "link<PCI>" },
+        { "stage", "str" }, { "bus_num", "uint8" },
+        { "smmu_per_bus", "bool" },
+        { "pasid", "OnOffAuto" }, { "tegra241-cmdqv", "bool" },
     };
     QTestState *qts = qtest_init("-M virt -display none");
     QDict *r = qtest_qmp(qts, "{'execute': 'device-list-properties',"

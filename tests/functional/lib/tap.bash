@@ -49,3 +49,14 @@ t() {   # t DESCRIPTION COMMAND...
         sed 's/^/# /' "$work/t.out" | tail -n 20
     fi
 }
+
+# t_exit_clean DUMP: the stand-in's exit dump reports no leaked host-kernel
+# object and no refused destroy
+t_exit_clean() {
+    t "no leaked host-kernel object and no refused destroy at QEMU's exit" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("leaks", d.get("leaks"), "rejected", d.get("rejected_destroys"))
+assert d.get("leaks") == [] and d.get("rejected_destroys") == []
+' "$1"
+}
