@@ -1857,6 +1857,7 @@ static int accel_collect(Object *obj, void *opaque)
             qi->page = g_strdup(v.direct ? "direct" : "trapped");
             qi->error = v.error;
             qi->traps = v.traps;
+            qi->executed_by_qemu = v.emulated;
             QAPI_LIST_APPEND(qtail, qi);
         }
     }

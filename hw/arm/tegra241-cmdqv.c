@@ -22,6 +22,7 @@
 #include "qemu/log.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qemu/memalign.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
@@ -275,6 +276,30 @@ static int cmdqv_op_free(void *opaque, unsigned host, uint32_t id)
     return ret;
 }
 
+/*
+ * Stop host queue @h and wait until the hardware says it stopped
+ * (STATUS.CMDQ_EN_OK clear), as Linux's vcmdq_write_config() does before
+ * its deinit writes CONS: only then is CONS final, so that the commands
+ * before it ran on the host and those after it run wherever the queue
+ * goes next, none of them twice. Bounded: a queue that does not stop is
+ * reported, its CONS taken as it is.
+ */
+static void host_stop(Tegra241Cmdqv *c, unsigned h)
+{
+    int64_t deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 100;
+
+    host_wr(c, h, A_VCMDQ_CONFIG, 0);
+    while (host_rd(c, h, A_VCMDQ_STATUS) & R_VCMDQ_STATUS_CMDQ_EN_OK_MASK) {
+        if (qemu_clock_get_ms(QEMU_CLOCK_REALTIME) > deadline) {
+            warn_report("tegra241-cmdqv: host queue %u did not stop within "
+                        "100 ms; CONS 0x%x taken as it is", h,
+                        host_rd(c, h, A_VCMDQ_CONS_INDX));
+            return;
+        }
+        g_usleep(10);
+    }
+}
+
 static void cmdqv_op_save(void *opaque, unsigned l, unsigned h,
                           CmdqvQueueState *st)
 {
@@ -282,7 +307,7 @@ static void cmdqv_op_save(void *opaque, unsigned l, unsigned h,
 
     st->config = queues_run(c) ? host_rd(c, h, A_VCMDQ_CONFIG)
                                : c->q[l].config;
-    host_wr(c, h, A_VCMDQ_CONFIG, 0);
+    host_stop(c, h);
     st->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
     st->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
     st->gerror = host_rd(c, h, A_VCMDQ_GERROR);
@@ -1185,6 +1210,7 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
         if (queues_run(c)) {
             q->config = host_rd(c, h, A_VCMDQ_CONFIG);
         }
+        host_stop(c, h);    /* QEMU takes over at a final CONS */
         q->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
         q->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
         q->gerror = host_rd(c, h, A_VCMDQ_GERROR);
@@ -1298,10 +1324,11 @@ void tegra241_cmdqv_reset(Tegra241Cmdqv *c)
     memset(c->sid_match, 0, sizeof(c->sid_match));
     memset(c->sid_replace, 0, sizeof(c->sid_replace));
     for (unsigned l = 0; l < TEGRA241_CMDQV_MAX_QUEUES; l++) {
-        uint64_t traps = c->q[l].traps;
+        uint64_t traps = c->q[l].traps, emulated = c->q[l].emulated;
 
         memset(&c->q[l], 0, sizeof(c->q[l]));
         c->q[l].traps = traps;
+        c->q[l].emulated = emulated;
     }
 }
 
@@ -1334,6 +1361,7 @@ void tegra241_cmdqv_queue_view(Tegra241Cmdqv *c, unsigned l,
     v->base = c->q[l].base & VCMDQ_BASE_ADDR_MASK;
     v->log2size = FIELD_EX64(c->q[l].base, VCMDQ_BASE_L, LOG2SIZE);
     v->traps = c->q[l].traps;
+    v->emulated = c->q[l].emulated;
     v->host_index = -1;
     if (!c->mapper) {
         v->state = "no-host";

@@ -51,6 +51,7 @@ typedef struct Tegra241CmdqvQueueView {
     bool direct;
     int error;
     uint64_t traps;
+    uint64_t emulated;      /* commands QEMU executed itself */
 } Tegra241CmdqvQueueView;
 
 unsigned tegra241_cmdqv_nr_queues(Tegra241Cmdqv *c);
