@@ -51,7 +51,9 @@ void hmp_info_smmuv3_accel(Monitor *mon, const QDict *qdict)
                                    qi->placeholder ? " (placeholder)" : "");
                 }
                 monitor_printf(mon, ", page %s, %" PRId64 " traps, error %"
-                               PRId64 "\n", qi->page, qi->traps, qi->error);
+                               PRId64 ", %" PRId64 " commands run by QEMU\n",
+                               qi->page, qi->traps, qi->error,
+                               qi->executed_by_qemu);
             }
             if (i->has_cmdqv_hw_queue_allocs) {
                 monitor_printf(mon, "  cmdqv: %" PRId64 " HW queue "
