@@ -19,7 +19,8 @@ void hmp_info_smmuv3_accel(Monitor *mon, const QDict *qdict)
         return;
     }
     if (!list) {
-        monitor_printf(mon, "No accelerated SMMUv3 (arm-smmuv3,accel=on)\n");
+        monitor_printf(mon, "No accelerated SMMUv3 (arm-smmuv3,accel=on) and "
+                       "no emulated one with cmdqv=on\n");
         return;
     }
     for (Smmuv3AccelInfoList *l = list; l; l = l->next) {
@@ -64,6 +65,11 @@ void hmp_info_smmuv3_accel(Monitor *mon, const QDict *qdict)
             }
         } else {
             monitor_printf(mon, "  guest: not resolved yet (auto)\n");
+        }
+        if (!i->accel) {
+            monitor_printf(mon, "  emulated SMMUv3 (accel=off): QEMU runs "
+                           "the CMDQV queues\n");
+            continue;
         }
         if (i->has_viommu_id) {
             monitor_printf(mon, "  host: ioas %" PRId64 ", stage-2 hwpt %"

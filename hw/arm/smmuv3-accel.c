@@ -68,6 +68,8 @@
 
 /* CMDQ_ALLOC_MAP.LVCMDQ is 7 bits wide */
 #define CMDQV_MAX_VCMDQS    128
+/* accel=off, cmdqv-vcmdqs unset: the queues of the emulated VINTF */
+#define CMDQV_EMULATED_VCMDQS 2
 
 typedef struct SMMUv3AccelDevice {
     SMMUv3AccelState *accel;
@@ -106,7 +108,6 @@ struct SMMUv3AccelState {
     bool cmdqv;                /* Tegra241 CMDQV offered to the guest */
     unsigned cmdqv_vcmdqs;     /* its logical queues (a power of two) */
     unsigned cmdqv_host_lvcmdqs; /* logical queues of a host VINTF */
-    Tegra241Cmdqv *cmdqv_dev;  /* the window, when cmdqv may be on */
 
     QLIST_HEAD(, SMMUv3AccelDevice) devices;
 
@@ -259,13 +260,16 @@ void smmuv3_accel_class_init(ObjectClass *klass)
         "the RFC spelling of cmdqv, a bool: true is cmdqv=on, false "
         "cmdqv=off");
     object_class_property_set_description(klass, "cmdqv",
-        "accel: NVIDIA Tegra241 CMDQV virtual command queues: on, off or "
-        "auto (on when the host SMMU of the first cold-plugged device has "
-        "CMDQV; off when no device is cold-plugged)");
+        "NVIDIA Tegra241 CMDQV virtual command queues: on, off or auto. "
+        "accel=on: auto is on when the host SMMU of the first cold-plugged "
+        "device has CMDQV, off when no device is cold-plugged. accel=off: "
+        "on gives the guest the same CMDQV, run by QEMU over the emulated "
+        "SMMU (for guest-driver work anywhere); auto is off");
     object_class_property_set_description(klass, "cmdqv-vcmdqs",
-        "accel, cmdqv: logical command queues the guest gets, a power of "
-        "two up to the host's per-VINTF count (0, the default: the host's "
-        "count; needed with cmdqv=on when no device is cold-plugged)");
+        "cmdqv: logical command queues the guest gets, a power of two. "
+        "accel=on: up to the host's per-VINTF count (0, the default: the "
+        "host's count; needed with cmdqv=on when no device is "
+        "cold-plugged); accel=off: up to 128 (0: 2)");
 }
 
 /*
@@ -541,18 +545,25 @@ void smmuv3_accel_init_regs(SMMUv3State *s)
         s->cmdq.log2size = FIELD_EX32(s->idr[1], IDR1, CMDQS);
         s->cmdq.base = deposit64(s->cmdq.base, 0, 5, s->cmdq.log2size);
     }
-    if (a->cmdqv_dev) {
-        tegra241_cmdqv_reset(a->cmdqv_dev);
+    if (a->smmu->cmdqv_dev) {
+        tegra241_cmdqv_reset(a->smmu->cmdqv_dev);
     }
 }
 
+/*
+ * The CMDQV window is made at realize whenever CMDQV may be on, so that a
+ * first device hotplugged later finds it. With accel=off only cmdqv=on
+ * makes it, and QEMU runs the queues on the emulated SMMU from the start.
+ */
 void smmuv3_accel_init_cmdqv(SMMUv3State *s)
 {
-    SMMUv3AccelState *a = s->s_accel;
-
-    /* Made whenever CMDQV may be on, so a hotplugged first device works */
-    if (s->cmdqv != ON_OFF_AUTO_OFF) {
-        a->cmdqv_dev = tegra241_cmdqv_new(s);
+    if (s->accel ? s->cmdqv == ON_OFF_AUTO_OFF : s->cmdqv != ON_OFF_AUTO_ON) {
+        return;
+    }
+    s->cmdqv_dev = tegra241_cmdqv_new(s);
+    if (!s->accel) {
+        tegra241_cmdqv_set_nr_queues(s->cmdqv_dev, s->cmdqv_vcmdqs ?:
+                                     CMDQV_EMULATED_VCMDQS);
     }
 }
 
@@ -560,13 +571,16 @@ bool smmuv3_accel_cmdqv_enabled(SMMUv3State *s)
 {
     SMMUv3AccelState *a = s->s_accel;
 
-    return a && a->resolved && a->cmdqv && a->cmdqv_dev;
+    if (!s->accel) {
+        return s->cmdqv_dev;
+    }
+    return a && a->resolved && a->cmdqv && s->cmdqv_dev;
 }
 
 static void accel_cmdqv_resolved(SMMUv3AccelState *a)
 {
-    if (a->cmdqv_dev) {
-        tegra241_cmdqv_set_nr_queues(a->cmdqv_dev,
+    if (a->smmu->cmdqv_dev) {
+        tegra241_cmdqv_set_nr_queues(a->smmu->cmdqv_dev,
                                      a->cmdqv ? a->cmdqv_vcmdqs : 0);
     }
 }
@@ -705,7 +719,7 @@ static void smmuv3_accel_viommu_free(SMMUv3AccelState *a)
 
     /* HW queues, vEVENTQs and the page-0 mmap hold the vIOMMU: first */
     accel_veventq_free(a);
-    tegra241_cmdqv_host_detach(a->cmdqv_dev);
+    tegra241_cmdqv_host_detach(a->smmu->cmdqv_dev);
 
     if (a->viommu_id) {
         trace_smmuv3_accel_viommu_free(accel_id(a), a->viommu_id);
@@ -775,7 +789,7 @@ static bool smmuv3_accel_viommu_alloc(SMMUv3AccelState *a,
         goto fail;
     }
     if (a->cmdqv &&
-        !tegra241_cmdqv_host_attach(a->cmdqv_dev, a->be, a->ioas_id,
+        !tegra241_cmdqv_host_attach(a->smmu->cmdqv_dev, a->be, a->ioas_id,
                                     a->viommu_id,
                                     cmdqv_data.out_vintf_mmap_offset,
                                     cmdqv_data.out_vintf_mmap_length,
@@ -1693,11 +1707,35 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
                                 a->ssidsize, a->granules);
 }
 
+/* cmdqv-vcmdqs: a power of two up to the maximum, and only with CMDQV */
+static bool accel_check_cmdqv_vcmdqs(SMMUv3State *s, Error **errp)
+{
+    if (s->cmdqv_vcmdqs && (s->cmdqv_vcmdqs > CMDQV_MAX_VCMDQS ||
+                            !is_power_of_2(s->cmdqv_vcmdqs))) {
+        error_setg(errp, "arm-smmuv3: invalid cmdqv-vcmdqs=%u",
+                   s->cmdqv_vcmdqs);
+        error_append_hint(errp, "Valid values: 0 (%s), or a power of two up "
+                          "to %u.\n", s->accel ? "the host's count" : "2",
+                          CMDQV_MAX_VCMDQS);
+        return false;
+    }
+    if (s->cmdqv_vcmdqs && s->cmdqv != ON_OFF_AUTO_ON &&
+        (s->cmdqv == ON_OFF_AUTO_OFF || !s->accel)) {
+        error_setg(errp, "arm-smmuv3: cmdqv-vcmdqs=%u with cmdqv=%s%s",
+                   s->cmdqv_vcmdqs, OnOffAuto_str(s->cmdqv),
+                   s->accel ? "" : " and accel=off");
+        error_append_hint(errp, "Drop cmdqv-vcmdqs, or set cmdqv=on.\n");
+        return false;
+    }
+    return true;
+}
+
 /*
  * accel=off: the properties that describe what a host SMMU gives the guest
  * mean nothing to QEMU's emulated SMMUv3. A value the emulated SMMU offers
  * anyway (RIL, no ATS, 44-bit OAS, no substreams) is accepted, as upstream
- * QEMU does; any other is refused, naming the property.
+ * QEMU does; any other is refused, naming the property. cmdqv=on is the
+ * exception: QEMU then runs the CMDQV itself, feeding the emulated SMMU.
  */
 bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
 {
@@ -1713,20 +1751,30 @@ bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
         bad = g_strdup_printf("ssidsize=%s", SsidSizeMode_str(s->ssidsize));
     } else if (s->pasid == ON_OFF_AUTO_ON) {
         bad = g_strdup("pasid=on");
-    } else if (s->cmdqv == ON_OFF_AUTO_ON) {
-        bad = g_strdup("cmdqv=on");
-    } else if (s->cmdqv_vcmdqs) {
-        bad = g_strdup("cmdqv-vcmdqs");
-    } else {
-        return true;
     }
-    error_setg(errp, "arm-smmuv3: %s needs accel=on", bad);
-    error_append_hint(errp, "ril, ats, oas, ssidsize, pasid and cmdqv describe what "
-                      "a host SMMU gives the guest through iommufd; QEMU's "
-                      "emulated SMMUv3 (accel=off) offers ril=on, ats=off, "
-                      "oas=44, ssidsize=0 and no CMDQV. Add accel=on to the "
-                      "arm-smmuv3 device, or drop the property.\n");
-    return false;
+    if (bad) {
+        error_setg(errp, "arm-smmuv3: %s needs accel=on", bad);
+        error_append_hint(errp, "ril, ats, oas, ssidsize and pasid describe "
+                          "what a host SMMU gives the guest through iommufd; "
+                          "QEMU's emulated SMMUv3 (accel=off) offers ril=on, "
+                          "ats=off, oas=44 and ssidsize=0. Add accel=on to "
+                          "the arm-smmuv3 device, or drop the property.\n");
+        return false;
+    }
+    if (!accel_check_cmdqv_vcmdqs(s, errp)) {
+        return false;
+    }
+    /* QEMU runs the VCMDQs: a guest VINTF's commands are all stage 1 */
+    if (s->cmdqv == ON_OFF_AUTO_ON && s->stage && strcmp(s->stage, "1") &&
+        strcmp(s->stage, "nested")) {
+        error_setg(errp, "arm-smmuv3: cmdqv=on needs stage 1, not stage=%s",
+                   s->stage);
+        error_append_hint(errp, "The VCMDQs of a guest VINTF carry stage-1 "
+                          "invalidations only; set stage=1 or stage=nested, "
+                          "or drop cmdqv.\n");
+        return false;
+    }
+    return true;
 }
 
 bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
@@ -1752,18 +1800,7 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
                           "(ssidsize=0); set one of the two.\n");
         return false;
     }
-    if (s->cmdqv_vcmdqs && (s->cmdqv_vcmdqs > CMDQV_MAX_VCMDQS ||
-                            !is_power_of_2(s->cmdqv_vcmdqs))) {
-        error_setg(errp, "arm-smmuv3: invalid cmdqv-vcmdqs=%u",
-                   s->cmdqv_vcmdqs);
-        error_append_hint(errp, "Valid values: 0 (the host's count), or a "
-                          "power of two up to %u.\n", CMDQV_MAX_VCMDQS);
-        return false;
-    }
-    if (s->cmdqv_vcmdqs && s->cmdqv == ON_OFF_AUTO_OFF) {
-        error_setg(errp, "arm-smmuv3: cmdqv-vcmdqs=%u with cmdqv=off",
-                   s->cmdqv_vcmdqs);
-        error_append_hint(errp, "Drop cmdqv-vcmdqs, or set cmdqv=on.\n");
+    if (!accel_check_cmdqv_vcmdqs(s, errp)) {
         return false;
     }
 
@@ -1805,6 +1842,55 @@ bool smmuv3_accel_ats_enabled(SMMUv3State *s)
 
 /* ---- operator view ----------------------------------------------------- */
 
+/* The CMDQV part of an SMMU's entry: its queues and counters */
+static void accel_collect_cmdqv(Smmuv3AccelInfo *i, Tegra241Cmdqv *c)
+{
+    Smmuv3AccelCmdqvQueueInfoList **qtail = &i->cmdqv_queues;
+
+    i->has_cmdqv_hw_queue_allocs = true;
+    i->has_cmdqv_queues = true;
+    i->has_cmdqv_error_events = i->has_cmdqv_irqs = true;
+    tegra241_cmdqv_error_counts(c, (uint64_t *)&i->cmdqv_error_events,
+                                (uint64_t *)&i->cmdqv_irqs);
+    i->cmdqv_hw_queue_allocs = tegra241_cmdqv_hw_queue_allocs(c);
+    for (unsigned l = 0; l < tegra241_cmdqv_nr_queues(c); l++) {
+        Smmuv3AccelCmdqvQueueInfo *qi = g_new0(Smmuv3AccelCmdqvQueueInfo, 1);
+        Tegra241CmdqvQueueView v;
+
+        tegra241_cmdqv_queue_view(c, l, &v);
+        qi->index = l;
+        qi->state = g_strdup(v.state);
+        qi->base = v.base;
+        qi->log2size = v.log2size;
+        qi->has_host_index = qi->has_hw_queue_id = v.host_index >= 0;
+        qi->host_index = v.host_index;
+        qi->hw_queue_id = v.host_id;
+        qi->placeholder = v.placeholder;
+        qi->page = g_strdup(v.direct ? "direct" : "trapped");
+        qi->error = v.error;
+        qi->traps = v.traps;
+        qi->executed_by_qemu = v.emulated;
+        QAPI_LIST_APPEND(qtail, qi);
+    }
+}
+
+/* accel=off, cmdqv=on: the emulated SMMU's features and its CMDQV */
+static Smmuv3AccelInfo *accel_collect_off(SMMUv3State *s)
+{
+    Smmuv3AccelInfo *i = g_new0(Smmuv3AccelInfo, 1);
+
+    i->id = g_strdup(DEVICE(s)->id ? DEVICE(s)->id : "arm-smmuv3");
+    i->qom_path = object_get_canonical_path(OBJECT(s));
+    i->resolved = true;
+    i->ril = true;
+    i->oas = 44;
+    i->cmdqv = true;
+    i->has_cmdqv_vcmdqs = true;
+    i->cmdqv_vcmdqs = tegra241_cmdqv_nr_queues(s->cmdqv_dev);
+    accel_collect_cmdqv(i, s->cmdqv_dev);
+    return i;
+}
+
 static int accel_collect(Object *obj, void *opaque)
 {
     Smmuv3AccelInfoList ***tail = opaque;
@@ -1814,11 +1900,16 @@ static int accel_collect(Object *obj, void *opaque)
     SMMUv3AccelDevice *d;
     Smmuv3AccelInfo *i;
 
+    if (s && !a && s->cmdqv_dev) {
+        QAPI_LIST_APPEND(*tail, accel_collect_off(s));
+        return 0;
+    }
     if (!a) {
         return 0;
     }
     i = g_new0(Smmuv3AccelInfo, 1);
     i->id = g_strdup(accel_id(a));
+    i->accel = true;
     i->qom_path = object_get_canonical_path(obj);
     i->resolved = a->resolved;
     i->ril = a->ril;
@@ -1828,38 +1919,8 @@ static int accel_collect(Object *obj, void *opaque)
     i->cmdqv = a->cmdqv;
     i->has_cmdqv_vcmdqs = a->cmdqv;
     i->cmdqv_vcmdqs = a->cmdqv_vcmdqs;
-    if (a->cmdqv && a->cmdqv_dev) {
-        Smmuv3AccelCmdqvQueueInfoList **qtail = &i->cmdqv_queues;
-
-        i->has_cmdqv_hw_queue_allocs = true;
-        i->has_cmdqv_queues = true;
-        i->has_cmdqv_error_events = i->has_cmdqv_irqs = true;
-        tegra241_cmdqv_error_counts(a->cmdqv_dev,
-                                    (uint64_t *)&i->cmdqv_error_events,
-                                    (uint64_t *)&i->cmdqv_irqs);
-        i->cmdqv_hw_queue_allocs =
-            tegra241_cmdqv_hw_queue_allocs(a->cmdqv_dev);
-        for (unsigned l = 0; l < tegra241_cmdqv_nr_queues(a->cmdqv_dev);
-             l++) {
-            Smmuv3AccelCmdqvQueueInfo *qi =
-                g_new0(Smmuv3AccelCmdqvQueueInfo, 1);
-            Tegra241CmdqvQueueView v;
-
-            tegra241_cmdqv_queue_view(a->cmdqv_dev, l, &v);
-            qi->index = l;
-            qi->state = g_strdup(v.state);
-            qi->base = v.base;
-            qi->log2size = v.log2size;
-            qi->has_host_index = qi->has_hw_queue_id = v.host_index >= 0;
-            qi->host_index = v.host_index;
-            qi->hw_queue_id = v.host_id;
-            qi->placeholder = v.placeholder;
-            qi->page = g_strdup(v.direct ? "direct" : "trapped");
-            qi->error = v.error;
-            qi->traps = v.traps;
-            qi->executed_by_qemu = v.emulated;
-            QAPI_LIST_APPEND(qtail, qi);
-        }
+    if (a->cmdqv && s->cmdqv_dev) {
+        accel_collect_cmdqv(i, s->cmdqv_dev);
     }
     if (a->viommu_id) {
         i->has_ioas_id = i->has_s2_hwpt_id = i->has_viommu_id = true;

@@ -32,6 +32,7 @@
 #include "system/iommufd-viommu.h"
 #include "tegra241-cmdqv.h"
 #include "tegra241-cmdqv-mapper.h"
+#include "smmuv3-internal.h"
 #include "trace.h"
 #include <linux/iommufd.h>
 
@@ -464,14 +465,6 @@ static void cmdqv_restart_queues(Tegra241Cmdqv *c)
 
 /* ---- the VCMDQ engine: queues no host queue backs ------------------------ */
 
-#define CMD_OP(w0)              ((w0) & 0xff)
-#define CMD_SYNC_CS(w0)         (((w0) >> 12) & 3)
-#define OP_TLBI_NH_ASID         0x11
-#define OP_TLBI_NH_VA           0x12
-#define OP_ATC_INV              0x40
-#define OP_CMD_SYNC             0x46
-#define CERROR_ILL              1
-#define CERROR_ABT              2
 #define VCMDQ_MAX_LOG2SIZE      19
 
 /*
@@ -510,6 +503,35 @@ static void emu_queue_error(Tegra241Cmdqv *c, unsigned l, unsigned err)
 }
 
 /*
+ * Execute a legal command of logical queue @l: on QEMU's emulated SMMU
+ * (accel=off), a TLB invalidation goes to its own TLB and notifiers; with
+ * accel=on and no vIOMMU nothing holds a translation, and none is needed.
+ * ATC_INV: no ATS is offered with accel=off. False: the queue stopped.
+ */
+static bool emu_execute(Tegra241Cmdqv *c, unsigned l, uint32_t idx,
+                        Cmd *cmd)
+{
+    SMMUv3State *s = c->smmu;
+    SMMUCmdError err;
+
+    if (s->accel || (CMD_TYPE(cmd) != SMMU_CMD_TLBI_NH_ASID &&
+                     CMD_TYPE(cmd) != SMMU_CMD_TLBI_NH_VA)) {
+        return true;
+    }
+    qemu_mutex_lock(&s->mutex);
+    err = smmuv3_cmd_tlbi_nh(s, cmd);
+    qemu_mutex_unlock(&s->mutex);
+    if (err != SMMU_CERROR_NONE) {
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: logical queue %u: "
+                      "command 0x%x at index %u failed on the SMMU: %d\n",
+                      l, CMD_TYPE(cmd), idx, err);
+        emu_queue_error(c, l, err);
+        return false;
+    }
+    return true;
+}
+
+/*
  * Consume the ring from CONS to PROD as a guest-owned VINTF's queue does
  * (cmdqv-hw.md; Linux's tegra241_guest_vcmdq_supports_cmd()): TLBI_NH_ASID,
  * TLBI_NH_VA and ATC_INV, each with nothing left to invalidate, and
@@ -529,22 +551,28 @@ static void emu_consume(Tegra241Cmdqv *c, unsigned l)
     while ((q->cons & mask) != (q->prod & mask) &&
            !((q->gerror ^ q->gerrorn) & R_VCMDQ_GERROR_CMDQ_ERR_MASK)) {
         uint32_t idx = q->cons & ((1u << log2size) - 1);
-        uint64_t cmd[2];
+        Cmd cmd;
         unsigned op;
 
         if (address_space_read(&address_space_memory, ring + idx * 16,
-                               MEMTXATTRS_UNSPECIFIED, cmd, sizeof(cmd))) {
-            emu_queue_error(c, l, CERROR_ABT);
+                               MEMTXATTRS_UNSPECIFIED, &cmd, sizeof(cmd))) {
+            emu_queue_error(c, l, SMMU_CERROR_ABT);
             break;
         }
-        op = CMD_OP(le64_to_cpu(cmd[0]));
-        if (op != OP_TLBI_NH_ASID && op != OP_TLBI_NH_VA &&
-            op != OP_ATC_INV &&
-            (op != OP_CMD_SYNC || CMD_SYNC_CS(le64_to_cpu(cmd[0])))) {
+        for (int w = 0; w < ARRAY_SIZE(cmd.word); w++) {
+            cmd.word[w] = le32_to_cpu(cmd.word[w]);
+        }
+        op = CMD_TYPE(&cmd);
+        if (op != SMMU_CMD_TLBI_NH_ASID && op != SMMU_CMD_TLBI_NH_VA &&
+            op != SMMU_CMD_ATC_INV &&
+            (op != SMMU_CMD_SYNC || CMD_SYNC_CS(&cmd) != CMD_SYNC_SIG_NONE)) {
             qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: logical queue "
                           "%u: command 0x%x at index %u is illegal in a "
                           "guest VINTF\n", l, op, idx);
-            emu_queue_error(c, l, CERROR_ILL);
+            emu_queue_error(c, l, SMMU_CERROR_ILL);
+            break;
+        }
+        if (!emu_execute(c, l, idx, &cmd)) {
             break;
         }
         q->cons = (q->cons & ~mask) | ((q->cons + 1) & mask);
@@ -1364,7 +1392,7 @@ void tegra241_cmdqv_queue_view(Tegra241Cmdqv *c, unsigned l,
     v->emulated = c->q[l].emulated;
     v->host_index = -1;
     if (!c->mapper) {
-        v->state = "no-host";
+        v->state = c->smmu->accel ? "no-host" : "emulated";
         return;
     }
     cmdqv_mapper_queue_info(c->mapper, l, &qi);

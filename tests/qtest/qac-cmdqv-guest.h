@@ -205,12 +205,31 @@ static inline QDict *cg_unplug(CmdqvGuest *g)
     return qtest_qmp_eventwait_ref(g->qts, "DEVICE_DELETED");
 }
 
-/* Quit; the stand-in must exit clean */
+/*
+ * QEMU's emulated SMMUv3 with CMDQV (accel=off,cmdqv=on), no host: @opts
+ * more options or NULL. Rings of 4096 entries (64K apart in G_RING).
+ */
+static inline void cg_start_emulated(CmdqvGuest *g, const char *opts)
+{
+    g_autofree char *args = g_strdup_printf(
+        "-M virt -display none -nodefaults "
+        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,cmdqv=on %s",
+        opts ? opts : "");
+
+    memset(g, 0, sizeof(*g));
+    g->qts = qtest_init(args);
+    cg_attach(g);
+    g->log2size = MIN(g->log2size, 12);
+}
+
+/* Quit; the stand-in, if any, must exit clean */
 static inline void cg_stop(CmdqvGuest *g)
 {
     qtest_quit(g->qts);
-    standin_assert_clean_exit(g->host);
-    standin_host_free(g->host);
+    if (g->host) {
+        standin_assert_clean_exit(g->host);
+        standin_host_free(g->host);
+    }
     g_free(g->sysfs);
 }
 

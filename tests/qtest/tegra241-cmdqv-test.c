@@ -56,21 +56,22 @@ static void test_properties_listed(void)
     qtest_quit(qts);
 }
 
-static void test_cmdqv_on_needs_accel(void)
+/* accel=off: cmdqv-vcmdqs needs cmdqv=on, CMDQV needs stage 1 */
+static void test_emulated_props_refused(void)
 {
-    g_autofree char *err = qemu_start_fails(
-        "-M virt -device arm-smmuv3,primary-bus=pcie.0,cmdqv=on");
-
-    g_assert_nonnull(strstr(err, "cmdqv=on needs accel=on"));
-    g_assert_nonnull(strstr(err, "Add accel=on"));
-}
-
-static void test_vcmdqs_needs_accel(void)
-{
-    g_autofree char *err = qemu_start_fails(
+    g_autofree char *e1 = qemu_start_fails(
         "-M virt -device arm-smmuv3,primary-bus=pcie.0,cmdqv-vcmdqs=2");
+    g_autofree char *e2 = qemu_start_fails(
+        "-M virt -device arm-smmuv3,primary-bus=pcie.0,cmdqv=on,stage=2");
+    g_autofree char *e3 = qemu_start_fails(
+        "-M virt -device arm-smmuv3,primary-bus=pcie.0,cmdqv=on,"
+        "cmdqv-vcmdqs=6");
 
-    g_assert_nonnull(strstr(err, "cmdqv-vcmdqs needs accel=on"));
+    g_assert_nonnull(strstr(e1, "cmdqv-vcmdqs=2 with cmdqv=auto and "
+                            "accel=off"));
+    g_assert_nonnull(strstr(e1, "set cmdqv=on"));
+    g_assert_nonnull(strstr(e2, "cmdqv=on needs stage 1, not stage=2"));
+    g_assert_nonnull(strstr(e3, "invalid cmdqv-vcmdqs=6"));
 }
 
 static void test_vcmdqs_bad_values(void)
@@ -600,22 +601,20 @@ static void test_system_reset_live(void)
 
 /* ---- ACPI: the DSDT device the guest driver looks for -------------------- */
 
-static void test_acpi_dsdt_device(void)
+/*
+ * The DSDT's CMDQV device of a started QEMU @g with one SMMU: _HID, _UID
+ * equal to the SMMU's IORT identifier, _CCA, the window and interrupt.
+ */
+static void check_acpi_dsdt_device(CmdqvGuest *g)
 {
-    CmdqvGuest g;
     g_autofree char *dir = g_dir_make_tmp("qac-acpi-XXXXXX", NULL);
     g_autofree char *dsdt = NULL, *iort = NULL, *rm = NULL;
     g_autofree char *mem = NULL;
     char *dev, *p;
     unsigned long iort_id, uid;
 
-    if (!acpi_have_iasl()) {
-        g_test_skip("iasl (acpica-tools) not installed");
-        return;
-    }
-    cg_start(&g, HOST_CONF_CMDQV, NULL);
-    dsdt = acpi_table_asl(g.qts, "DSDT", dir);
-    iort = acpi_table_asl(g.qts, "IORT", dir);
+    dsdt = acpi_table_asl(g->qts, "DSDT", dir);
+    iort = acpi_table_asl(g->qts, "IORT", dir);
     g_assert_nonnull(dsdt);
     g_assert_nonnull(iort);
 
@@ -646,13 +645,25 @@ static void test_acpi_dsdt_device(void)
     /* _CRS: the 0x50000 window where QEMU put it, and the interrupt */
     /* a QWord memory descriptor: Linux ignores Memory32Fixed there */
     g_assert_nonnull(strstr(dev, "QWordMemory (Resource"));
-    mem = g_strdup_printf("0x%016" PRIX64 ", // Range Minimum", g.win);
+    mem = g_strdup_printf("0x%016" PRIX64 ", // Range Minimum", g->win);
     g_assert_nonnull(strstr(dev, mem));
     g_assert_nonnull(strstr(dev, "0x0000000000050000, // Length"));
     g_assert_nonnull(strstr(dev, "Interrupt (ResourceConsumer, Edge"));
-    cg_stop(&g);
     rm = g_strdup_printf("rm -rf '%s'", dir);
     g_assert_cmpint(system(rm), ==, 0);
+}
+
+static void test_acpi_dsdt_device(void)
+{
+    CmdqvGuest g;
+
+    if (!acpi_have_iasl()) {
+        g_test_skip("iasl (acpica-tools) not installed");
+        return;
+    }
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    check_acpi_dsdt_device(&g);
+    cg_stop(&g);
 }
 
 static void test_acpi_no_device_when_off(void)
@@ -1075,15 +1086,153 @@ static void test_handover_in_flight_none_lost(void)
     cg_stop(&g);
 }
 
+/* ---- accel=off: QEMU runs the queues over the emulated SMMU ----------- */
+
+/* QEMU's trace log for the emulated SMMU's stage-1 invalidations */
+static char *emu_trace_opts(char **log)
+{
+    int fd = g_file_open_tmp("qac-trace-XXXXXX", log, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    return g_strdup_printf("-D %s -trace smmuv3_cmdq_tlbi_nh_asid "
+                           "-trace smmuv3_range_inval", *log);
+}
+
+static bool log_has(const char *log, const char *what)
+{
+    g_autofree char *text = NULL;
+
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    return strstr(text, what) != NULL;
+}
+
+/* The SMMU's entry in query-smmuv3-accel: accel=off, listed for CMDQV */
+static void check_emulated_view(CmdqvGuest *g, int64_t executed0,
+                                int64_t executed1)
+{
+    QDict *resp = qtest_qmp(g->qts, "{'execute': 'query-smmuv3-accel'}");
+    QDict *i = qobject_to(QDict, qlist_peek(qdict_get_qlist(resp, "return")));
+
+    g_assert_false(qdict_get_bool(i, "accel"));
+    g_assert_true(qdict_get_bool(i, "cmdqv"));
+    g_assert_cmpint(qdict_get_int(i, "cmdqv-vcmdqs"), ==, 2);
+    g_assert_cmpint(qdict_get_int(i, "cmdqv-hw-queue-allocs"), ==, 0);
+    qobject_unref(resp);
+    for (unsigned l = 0; l < 2; l++) {
+        QDict *q = cg_queue_info(g, l);
+
+        g_assert_cmpstr(qdict_get_str(q, "state"), ==, "emulated");
+        g_assert_cmpint(qdict_get_int(q, "executed-by-qemu"), ==,
+                        l ? executed1 : executed0);
+        qobject_unref(q);
+    }
+}
+
+/*
+ * Linux's sequence on accel=off,cmdqv=on: both queues come up, and their
+ * TLBI_NH_ASID and TLBI_NH_VA reach the emulated SMMU's TLB (its trace).
+ */
+static void test_emulated_linux_sequence(void)
+{
+    CmdqvGuest g;
+    g_autofree char *log = NULL;
+    g_autofree char *opts = emu_trace_opts(&log);
+
+    cg_start_emulated(&g, opts);
+    check_emulated_view(&g, 0, 0);
+    cg_linux_init_checked(&g);
+    g_assert_cmpuint(g.nr, ==, 2);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(5));
+    cg_cmd(&g, 1, CMD_TLBI_NH_VA(6), 0x12345000);
+    cg_cmd(&g, 1, CMD_SYNC, 0);
+    g_assert_cmphex(cg_kick(&g, 1), ==, g.prod[1]);
+    check_emulated_view(&g, 2, 2);
+    cg_stop(&g);
+    g_assert_true(log_has(log, "smmuv3_cmdq_tlbi_nh_asid asid=5\n"));
+    g_assert_true(log_has(log, "smmuv3_range_inval vmid=-1 asid=6 "
+                          "addr=0x12345000 "));
+    unlink(log);
+}
+
+/*
+ * An illegal command stops the queue at it: nothing after it reaches the
+ * SMMU until the guest fixes it and acknowledges GERROR; then the rest.
+ */
+static void test_emulated_illegal_command(void)
+{
+    CmdqvGuest g;
+    g_autofree char *log = NULL;
+    g_autofree char *opts = emu_trace_opts(&log);
+    uint32_t cons, gerror, bad;
+
+    cg_start_emulated(&g, opts);
+    cg_linux_init_checked(&g);
+    cg_cmd(&g, 1, CMD_TLBI_NH_ASID(7), 0);
+    bad = g.prod[1];
+    cg_cmd(&g, 1, OP_TLBI_NH_ALL, 0);
+    cg_cmd(&g, 1, CMD_TLBI_NH_ASID(8), 0);
+    cg_cmd(&g, 1, CMD_SYNC, 0);
+    cons = cg_kick(&g, 1);
+    g_assert_cmphex(cons & 0xfffff, ==, bad);
+    g_assert_cmphex((cons >> 24) & 0x7f, ==, CERROR_ILL);
+    gerror = cg_rd(&g, W_P0(1) + Q_GERROR);
+    g_assert_cmphex((gerror ^ cg_rd(&g, W_P0(1) + Q_GERRORN)) & 1, ==, 1);
+    g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 2);
+    check_emulated_view(&g, 0, 1);
+    g_assert_true(log_has(log, "asid=7\n"));
+    g_assert_false(log_has(log, "asid=8\n"));
+
+    /* as the driver: the command becomes a CMD_SYNC, GERROR acknowledged */
+    qtest_writeq(g.qts, cg_ring(&g, 1) + bad * 16, CMD_SYNC);
+    cg_wr(&g, W_P0(1) + Q_GERRORN, gerror);
+    g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_CONS), ==, g.prod[1]);
+    g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 0);
+    check_emulated_view(&g, 0, 4);
+    cg_stop(&g);
+    g_assert_true(log_has(log, "asid=8\n"));
+    unlink(log);
+}
+
+/* system_reset: the queues stop and come back with the next boot's init */
+static void test_emulated_reset(void)
+{
+    CmdqvGuest g;
+
+    cg_start_emulated(&g, NULL);
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(1));
+    qtest_system_reset(g.qts);
+    g_assert_cmphex(cg_rd(&g, W_CONFIG), ==, 0);
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_STATUS) & 1, ==, 0);
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_CONS), ==, 0);
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(2));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(3));
+    check_emulated_view(&g, 4, 2);
+    cg_stop(&g);
+}
+
+static void test_emulated_acpi_dsdt_device(void)
+{
+    CmdqvGuest g;
+
+    if (!acpi_have_iasl()) {
+        g_test_skip("iasl (acpica-tools) not installed");
+        return;
+    }
+    cg_start_emulated(&g, NULL);
+    check_acpi_dsdt_device(&g);
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/tegra241-cmdqv/property/listed", test_properties_listed);
-    qtest_add_func("/tegra241-cmdqv/realize/cmdqv-on-needs-accel",
-                   test_cmdqv_on_needs_accel);
-    qtest_add_func("/tegra241-cmdqv/realize/vcmdqs-needs-accel",
-                   test_vcmdqs_needs_accel);
+    qtest_add_func("/tegra241-cmdqv/realize/emulated-props-refused",
+                   test_emulated_props_refused);
     qtest_add_func("/tegra241-cmdqv/realize/vcmdqs-bad-values",
                    test_vcmdqs_bad_values);
     qtest_add_func("/tegra241-cmdqv/standin/no-coldplug-needs-vcmdqs",
@@ -1118,6 +1267,14 @@ int main(int argc, char **argv)
                    test_system_reset_live);
     qtest_add_func("/tegra241-cmdqv/acpi/dsdt-device",
                    test_acpi_dsdt_device);
+    qtest_add_func("/tegra241-cmdqv/emulated/linux-sequence",
+                   test_emulated_linux_sequence);
+    qtest_add_func("/tegra241-cmdqv/emulated/illegal-command",
+                   test_emulated_illegal_command);
+    qtest_add_func("/tegra241-cmdqv/emulated/reset",
+                   test_emulated_reset);
+    qtest_add_func("/tegra241-cmdqv/emulated/acpi-dsdt-device",
+                   test_emulated_acpi_dsdt_device);
     qtest_add_func("/tegra241-cmdqv/acpi/no-device-when-off",
                    test_acpi_no_device_when_off);
     qtest_add_func("/tegra241-cmdqv/standin/kexec-reinit",
