@@ -112,6 +112,13 @@ typedef struct CmdqvQueue {
     bool backed;            /* had a host queue at the last sync */
     bool base_bad;          /* BASE outside guest RAM or misaligned */
     bool restored;          /* restore_state() ran in this sync */
+    /*
+     * Backed, but stopped on an error the guest has not acknowledged: the
+     * queue stays QEMU's (page trapped, its host queue disabled) until the
+     * GERRORN write, because its GERROR lives here and a host queue's
+     * GERROR is the hardware's, which QEMU cannot write.
+     */
+    bool held;
     uint64_t traps;         /* trapped page-0 accesses */
     uint64_t emulated;      /* commands QEMU executed for it (no host) */
 } CmdqvQueue;
@@ -187,10 +194,22 @@ static bool logical_allocated(Tegra241Cmdqv *c, unsigned l)
 
 /* ---- the host queue page ------------------------------------------------ */
 
-static int host_index(Tegra241Cmdqv *c, unsigned l)
+/* The host queue that backs guest queue @l, -1: none */
+static int mapper_index(Tegra241Cmdqv *c, unsigned l)
 {
     return c->mapper && c->host_page0 ? cmdqv_mapper_host_index(c->mapper, l)
                                       : -1;
+}
+
+/* The host queue that runs guest queue @l, -1: QEMU runs it (or nobody) */
+static int host_index(Tegra241Cmdqv *c, unsigned l)
+{
+    return c->q[l].held ? -1 : mapper_index(c, l);
+}
+
+static bool queue_error_active(uint32_t gerror, uint32_t gerrorn)
+{
+    return (gerror ^ gerrorn) & R_VCMDQ_GERROR_CMDQ_ERR_MASK;
 }
 
 static uint32_t host_rd(Tegra241Cmdqv *c, unsigned h, unsigned reg)
@@ -217,7 +236,7 @@ static bool queue_in_error(Tegra241Cmdqv *c, unsigned l)
         gerror = c->q[l].gerror;
         gerrorn = c->q[l].gerrorn;
     }
-    return (gerror ^ gerrorn) & R_VCMDQ_GERROR_CMDQ_ERR_MASK;
+    return queue_error_active(gerror, gerrorn);
 }
 
 static uint64_t lvcmdq_err_map(Tegra241Cmdqv *c, unsigned m)
@@ -301,11 +320,44 @@ static void host_stop(Tegra241Cmdqv *c, unsigned h)
     }
 }
 
+/*
+ * Guest queue @l, its state in QEMU's shadow, moves into the stopped host
+ * queue @h: CONS and PROD while it is stopped (as Linux's deinit writes
+ * CONS), any old host error acknowledged, CONFIG last. With an error the
+ * guest has not acknowledged it is held instead (CmdqvQueue.held) and moves
+ * at the guest's GERRORN write.
+ */
+static void queue_to_host(Tegra241Cmdqv *c, unsigned l, unsigned h)
+{
+    CmdqvQueue *q = &c->q[l];
+
+    q->held = queue_error_active(q->gerror, q->gerrorn);
+    trace_tegra241_cmdqv_to_host(l, h, q->cons, q->prod, q->held);
+    if (q->held) {
+        return;
+    }
+    host_wr(c, h, A_VCMDQ_GERRORN, host_rd(c, h, A_VCMDQ_GERROR));
+    host_wr(c, h, A_VCMDQ_CONS_INDX, q->cons);
+    host_wr(c, h, A_VCMDQ_PROD_INDX, q->prod);
+    if (queues_run(c)) {
+        host_wr(c, h, A_VCMDQ_CONFIG, q->config);
+    }
+}
+
 static void cmdqv_op_save(void *opaque, unsigned l, unsigned h,
                           CmdqvQueueState *st)
 {
     Tegra241Cmdqv *c = opaque;
+    CmdqvQueue *q = &c->q[l];
 
+    if (q->held) {
+        /* never started: the state is QEMU's */
+        *st = (CmdqvQueueState) {
+            .cons = q->cons, .prod = q->prod, .config = q->config,
+            .gerror = q->gerror, .gerrorn = q->gerrorn,
+        };
+        return;
+    }
     st->config = queues_run(c) ? host_rd(c, h, A_VCMDQ_CONFIG)
                                : c->q[l].config;
     host_stop(c, h);
@@ -320,15 +372,15 @@ static void cmdqv_op_restore(void *opaque, unsigned l, unsigned h,
                              const CmdqvQueueState *st)
 {
     Tegra241Cmdqv *c = opaque;
+    CmdqvQueue *q = &c->q[l];
 
-    host_wr(c, h, A_VCMDQ_GERRORN, host_rd(c, h, A_VCMDQ_GERROR));
-    host_wr(c, h, A_VCMDQ_CONS_INDX, st->cons);
-    host_wr(c, h, A_VCMDQ_PROD_INDX, st->prod);
-    c->q[l].config = st->config;
-    if (queues_run(c)) {
-        host_wr(c, h, A_VCMDQ_CONFIG, st->config);  /* CONFIG last */
-    }
-    c->q[l].restored = true;
+    q->cons = st->cons;
+    q->prod = st->prod;
+    q->config = st->config;
+    q->gerror = st->gerror;
+    q->gerrorn = st->gerrorn;
+    q->restored = true;
+    queue_to_host(c, l, h);
 }
 
 static bool cmdqv_op_placeholder(void *opaque, uint64_t *iova,
@@ -354,7 +406,7 @@ static bool cmdqv_page_direct(Tegra241Cmdqv *c)
     bool direct = c->mapper_direct;
 
     for (unsigned l = 0; l < c->nr; l++) {
-        direct &= !c->q[l].base_bad;
+        direct &= !c->q[l].base_bad && !c->q[l].held;
     }
     return direct;
 }
@@ -397,25 +449,31 @@ static const CmdqvMapperOps cmdqv_mapper_ops = {
  */
 static void cmdqv_sync(Tegra241Cmdqv *c)
 {
+    bool was_held[TEGRA241_CMDQV_MAX_QUEUES], changed = false;
+
     if (!c->mapper) {
         return;
     }
     for (unsigned l = 0; l < c->nr; l++) {
         c->q[l].restored = false;
+        was_held[l] = c->q[l].held;
     }
     cmdqv_mapper_sync(c->mapper);
     for (unsigned l = 0; l < c->nr; l++) {
         CmdqvQueue *q = &c->q[l];
-        int h = host_index(c, l);
+        int h = mapper_index(c, l);
 
         if (h >= 0 && !q->backed && !q->restored) {
-            host_wr(c, h, A_VCMDQ_CONS_INDX, q->cons);
-            host_wr(c, h, A_VCMDQ_PROD_INDX, q->prod);
-            if (queues_run(c)) {
-                host_wr(c, h, A_VCMDQ_CONFIG, q->config);
-            }
+            queue_to_host(c, l, h);
+        }
+        if (h < 0) {
+            q->held = false;        /* no host queue: QEMU's shadow only */
         }
         q->backed = h >= 0;
+        changed |= q->held != was_held[l];
+    }
+    if (changed) {
+        cmdqv_apply_page_mode(c);     /* a queue's hold began or ended */
     }
 }
 
@@ -468,14 +526,15 @@ static void cmdqv_restart_queues(Tegra241Cmdqv *c)
 #define VCMDQ_MAX_LOG2SIZE      19
 
 /*
- * Is logical queue @l QEMU's to run? Only while no vIOMMU exists (no device
- * yet, or the last one gone): then nothing on the host can hold a
- * translation, and QEMU is the queue's hardware. With a vIOMMU every
- * running queue has a host queue (or shows CMDQ_INIT_ERR).
+ * Is logical queue @l QEMU's to run? While no vIOMMU exists (no device yet,
+ * or the last one gone, or accel=off): then QEMU is the queue's hardware.
+ * With a vIOMMU every running queue has a host queue (or shows
+ * CMDQ_INIT_ERR); one held on an error (CmdqvQueue.held) is QEMU's until
+ * acknowledged, and consumes nothing meanwhile.
  */
 static bool emu_queue(Tegra241Cmdqv *c, unsigned l)
 {
-    return !c->mapper;
+    return !c->mapper || c->q[l].held;
 }
 
 /* CMDQ_EN_OK of an emulated queue: enabled, allowed to run, a usable ring */
@@ -658,6 +717,14 @@ static void queue_page0_write(Tegra241Cmdqv *c, unsigned l, unsigned reg,
         return;
     case A_VCMDQ_GERRORN:
         q->gerrorn = v;
+        if (q->held) {
+            if (!queue_error_active(q->gerror, q->gerrorn)) {
+                /* acknowledged: the host queue resumes at CONS */
+                queue_to_host(c, l, mapper_index(c, l));
+                cmdqv_apply_page_mode(c);
+            }
+            return;
+        }
         if (h < 0 && emu_queue(c, l)) {
             emu_consume(c, l);      /* acknowledged: it resumes at CONS */
             return;
@@ -1266,6 +1333,7 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
     c->mapper = NULL;
     for (unsigned l = 0; l < c->nr; l++) {
         c->q[l].backed = false;
+        c->q[l].held = false;
     }
     if (c->ph_page) {
         int ret = iommufd_backend_unmap_dma(c->be, c->ioas_id, c->ph_iova,

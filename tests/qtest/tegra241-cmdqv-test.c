@@ -1226,6 +1226,261 @@ static void test_emulated_acpi_dsdt_device(void)
     cg_stop(&g);
 }
 
+/* ---- handovers: every direction, with commands in flight ---------------- */
+
+/* Commands the stand-in's VCMDQ hardware executed, all queues */
+static int64_t host_executed(CmdqvGuest *g)
+{
+    QDict *d = standin_dump(g->host);
+    int64_t n = qdict_get_int(d, "vcmdq_executed_total");
+
+    qobject_unref(d);
+    return n;
+}
+
+static bool cg_error_active(CmdqvGuest *g, unsigned l)
+{
+    return (cg_rd(g, W_P0(l) + Q_GERROR) ^ cg_rd(g, W_P0(l) + Q_GERRORN)) & 1;
+}
+
+/*
+ * The second half of Linux's tegra241_vintf0_handle_error() for queue @l,
+ * with the GERROR it read in its first half: the command at CONS becomes a
+ * CMD_SYNC (__arm_smmu_cmdq_skip_err()), then GERRORN = @gerror.
+ */
+static void cg_skip_err(CmdqvGuest *g, unsigned l, uint32_t gerror)
+{
+    uint32_t cons = cg_rd(g, W_P0(l) + Q_CONS);
+    uint64_t a = cg_ring(g, l) + (cons & ((1u << g->log2size) - 1)) * 16;
+
+    qtest_writeq(g->qts, a, CMD_SYNC);
+    qtest_writeq(g->qts, a + 8, 0);
+    cg_wr(g, W_P0(l) + Q_GERRORN, gerror);
+}
+
+/* Wait for queue @l to consume up to PROD, handling errors as Linux does */
+static void cg_drain(CmdqvGuest *g, unsigned l)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (cg_error_active(g, l)) {
+            cg_skip_err(g, l, cg_rd(g, W_P0(l) + Q_GERROR));
+        }
+        if ((cg_rd(g, W_P0(l) + Q_CONS) & 0xfffff) == g->prod[l]) {
+            return;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmphex(cg_rd(g, W_P0(l) + Q_CONS) & 0xfffff, ==, g->prod[l]);
+}
+
+/* TLBI_NH_ASID, an illegal TLBI_NH_ALL, two more and a CMD_SYNC: @bad */
+static uint32_t cg_queue_with_illegal(CmdqvGuest *g, unsigned l)
+{
+    uint32_t bad;
+
+    cg_cmd(g, l, CMD_TLBI_NH_ASID(1), 0);
+    bad = g->prod[l];
+    cg_cmd(g, l, OP_TLBI_NH_ALL, 0);
+    cg_cmd(g, l, CMD_TLBI_NH_ASID(2), 0);
+    cg_cmd(g, l, CMD_TLBI_NH_ASID(3), 0);
+    cg_cmd(g, l, CMD_SYNC, 0);
+    return bad;
+}
+
+static const char *cg_page(CmdqvGuest *g, unsigned l)
+{
+    static char page[16];
+    QDict *q = cg_queue_info(g, l);
+
+    g_strlcpy(page, qdict_get_str(q, "page"), sizeof(page));
+    qobject_unref(q);
+    return page;
+}
+
+/*
+ * QEMU to host with an error pending: QEMU's queue stopped on an illegal
+ * command, the guest's handler has read GERROR, and then the first device
+ * comes. The queue stays QEMU's, page trapped, its error as the guest saw
+ * it, until the handler's GERRORN write; then the host queue takes it at
+ * CONS: QEMU ran 1 command, the host the other 4, none twice.
+ */
+static void test_handover_qemu_to_host_error(void)
+{
+    CmdqvGuest g;
+    uint32_t bad, gerror, cons;
+    int64_t host0;
+
+    cg_start_hotplug(&g, HOST_CONF_CMDQV);
+    cg_linux_init_checked(&g);
+    bad = cg_queue_with_illegal(&g, 0);
+    cons = cg_kick(&g, 0);
+    g_assert_cmphex(cons, ==, (CERROR_ILL << 24) | bad);
+    g_assert_cmpint(cg_executed_by_qemu(&g, 0), ==, 1);
+    gerror = cg_rd(&g, W_P0(0) + Q_GERROR);     /* the handler's first half */
+
+    cg_plug(&g);
+    host0 = host_executed(&g);
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_CONS), ==, cons);
+    g_assert_true(cg_error_active(&g, 0));
+    g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 1);
+    g_assert_cmpstr(cg_page(&g, 0), ==, "trapped");
+    g_assert_cmpint(host_executed(&g), ==, host0);
+
+    cg_skip_err(&g, 0, gerror);                 /* ... and its second */
+    cg_drain(&g, 0);
+    g_assert_cmpint(host_executed(&g) - host0, ==, 4);
+    g_assert_cmpint(cg_executed_by_qemu(&g, 0), ==, 1);
+    g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 0);
+    g_assert_cmpstr(cg_page(&g, 0), ==, "direct");
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(4));
+    g_assert_cmpint(host_executed(&g) - host0, ==, 6);
+    cg_stop(&g);
+}
+
+/*
+ * Host to QEMU with an error pending: the host queue stopped on an illegal
+ * command and the last device goes before the guest handles it. QEMU holds
+ * the error as the host showed it and resumes at CONS once acknowledged:
+ * the host ran 1 command, QEMU the other 4.
+ */
+static void test_handover_host_to_qemu_error(void)
+{
+    CmdqvGuest g;
+    uint32_t bad, gerror, cons = 0;
+    int64_t host0, host1;
+
+    cg_start_hotplug(&g, HOST_CONF_CMDQV);
+    cg_plug(&g);
+    cg_linux_init_checked(&g);
+    host0 = host_executed(&g);
+    bad = cg_queue_with_illegal(&g, 1);
+    cg_wr(&g, W_P0(1) + Q_PROD, g.prod[1]);     /* the page is direct */
+    for (int i = 0; i < 2000 && !cg_error_active(&g, 1); i++) {
+        g_usleep(1000);
+    }
+    g_assert_true(cg_error_active(&g, 1));
+    cons = cg_rd(&g, W_P0(1) + Q_CONS);
+    g_assert_cmphex(cons, ==, (CERROR_ILL << 24) | bad);
+    gerror = cg_rd(&g, W_P0(1) + Q_GERROR);
+    host1 = host_executed(&g);
+    g_assert_cmpint(host1 - host0, ==, 1);
+
+    qobject_unref(cg_unplug(&g));
+    g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_CONS), ==, cons);
+    g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_GERROR), ==, gerror);
+    g_assert_true(cg_error_active(&g, 1));
+    g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 2);
+    g_assert_cmpint(cg_executed_by_qemu(&g, 1), ==, 0);
+
+    cg_skip_err(&g, 1, gerror);
+    g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_CONS) & 0xfffff, ==, g.prod[1]);
+    g_assert_cmpint(cg_executed_by_qemu(&g, 1), ==, 4);
+    g_assert_cmpint(host_executed(&g), ==, host1);
+    cg_stop(&g);
+}
+
+/*
+ * Host to host: queue 1 has 200 commands rung on the host when queue 0 is
+ * re-based, which rebuilds queue 1 above it. Each of the 200 runs once:
+ * before the stop, or on the rebuilt queue from the CONS it stopped at.
+ */
+static void test_handover_rebuild_in_flight(void)
+{
+    const unsigned n = 200;
+    CmdqvGuest g;
+    int64_t host0;
+
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_checked(&g);
+    g_assert_cmpuint(n, <, 1u << g.log2size);
+    host0 = host_executed(&g);
+    for (unsigned i = 0; i < n - 1; i++) {
+        cg_cmd(&g, 1, CMD_TLBI_NH_VA(7), 0x1000ULL * (i + 1));
+    }
+    cg_cmd(&g, 1, CMD_SYNC, 0);
+    cg_wr(&g, W_P0(1) + Q_PROD, g.prod[1]);     /* direct */
+    qtest_writeq(g.qts, g.win + W_P1(0), (G_RING + 0x40000) | g.log2size);
+    cg_drain(&g, 1);
+    g_assert_cmpint(host_executed(&g) - host0, ==, n);
+    g_assert_cmpint(cg_executed_by_qemu(&g, 1), ==, 0);
+    cg_stop(&g);
+}
+
+/*
+ * Reset with 200 commands in flight on a host queue: the host queues go
+ * (none left, no refused destroy), nothing pending is run by QEMU, and the
+ * next boot's queues start empty: its commands run once, the old never.
+ */
+static void test_handover_reset_in_flight(void)
+{
+    const unsigned n = 200;
+    CmdqvGuest g;
+    QDict *d;
+    int64_t host0, ran;
+
+    cg_start(&g, HOST_CONF_CMDQV, NULL);
+    cg_linux_init_checked(&g);
+    host0 = host_executed(&g);
+    for (unsigned i = 0; i < n - 1; i++) {
+        cg_cmd(&g, 0, CMD_TLBI_NH_VA(7), 0x1000ULL * (i + 1));
+    }
+    cg_cmd(&g, 0, CMD_SYNC, 0);
+    cg_wr(&g, W_P0(0) + Q_PROD, g.prod[0]);
+    qtest_system_reset(g.qts);
+    d = standin_dump(g.host);
+    g_assert_cmpint(standin_objects(d, "hw_queue")->len, ==, 0);
+    g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
+    ran = qdict_get_int(d, "vcmdq_executed_total") - host0;
+    qobject_unref(d);
+    g_test_message("%" PRId64 " of %u ran before the reset", ran, n);
+    g_assert_cmpint(ran, <=, n);
+    g_assert_cmpint(cg_executed_by_qemu(&g, 0), ==, 0);
+    g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_CONS), ==, 0);
+
+    memset(g.prod, 0, sizeof(g.prod));
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(8));
+    g_assert_cmpint(host_executed(&g) - host0, ==, ran + 2);
+    cg_stop(&g);
+}
+
+/*
+ * Reset in the middle of a handover: the last device went while a queue
+ * was stopped on an error (QEMU holds it), then reset, then a new device
+ * and a new boot: nothing of the old ring runs, the new commands once.
+ */
+static void test_handover_reset_with_error(void)
+{
+    CmdqvGuest g;
+    int64_t host0, qemu0;
+
+    cg_start_hotplug(&g, HOST_CONF_CMDQV);
+    cg_plug(&g);
+    cg_linux_init_checked(&g);
+    cg_queue_with_illegal(&g, 0);
+    cg_wr(&g, W_P0(0) + Q_PROD, g.prod[0]);
+    for (int i = 0; i < 2000 && !cg_error_active(&g, 0); i++) {
+        g_usleep(1000);
+    }
+    g_assert_true(cg_error_active(&g, 0));
+    qobject_unref(cg_unplug(&g));
+    qtest_system_reset(g.qts);
+    g_assert_false(cg_error_active(&g, 0));
+    g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 0);
+
+    host0 = host_executed(&g);
+    qemu0 = cg_executed_by_qemu(&g, 0);
+    rp0_slot_power(g.qts, true);
+    cg_plug(&g);
+    memset(g.prod, 0, sizeof(g.prod));
+    cg_linux_init_checked(&g);
+    cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(9));
+    cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(10));
+    g_assert_cmpint(host_executed(&g) - host0, ==, 4);
+    g_assert_cmpint(cg_executed_by_qemu(&g, 0), ==, qemu0);
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1267,6 +1522,16 @@ int main(int argc, char **argv)
                    test_system_reset_live);
     qtest_add_func("/tegra241-cmdqv/acpi/dsdt-device",
                    test_acpi_dsdt_device);
+    qtest_add_func("/tegra241-cmdqv/handover/qemu-to-host-error",
+                   test_handover_qemu_to_host_error);
+    qtest_add_func("/tegra241-cmdqv/handover/host-to-qemu-error",
+                   test_handover_host_to_qemu_error);
+    qtest_add_func("/tegra241-cmdqv/handover/rebuild-in-flight",
+                   test_handover_rebuild_in_flight);
+    qtest_add_func("/tegra241-cmdqv/handover/reset-in-flight",
+                   test_handover_reset_in_flight);
+    qtest_add_func("/tegra241-cmdqv/handover/reset-with-error",
+                   test_handover_reset_with_error);
     qtest_add_func("/tegra241-cmdqv/emulated/linux-sequence",
                    test_emulated_linux_sequence);
     qtest_add_func("/tegra241-cmdqv/emulated/illegal-command",
