@@ -7,10 +7,12 @@
 #     gcc-aarch64-linux-gnu from allnoconfig + scripts/guest/kernel.config
 #     (CONFIG_TEGRA241_CMDQV, which Debian's arm64 kernels leave off);
 #   - dma_map_benchmark, the kernel's selftest tool, static for arm64;
+#   - scripts/guest/*.patch applied to Debian's source first (the
+#     benchmark's latency percentiles and pair count);
 #   - the initramfs: Debian's busybox-static:arm64, the project's init
 #     (scripts/guest/init) and dma_map_benchmark.
 #
-# Output: $QAC_GUEST_CACHE/<linux version>-<hash of the fragment>/{Image,
+# Output: $QAC_GUEST_CACHE/<linux version>-<hash of the fragment and patches>/{Image,
 # initramfs.cpio.gz,dma_map_benchmark}; the directory is printed on the last
 # line. A second run with nothing changed does nothing.
 #
@@ -30,8 +32,10 @@ upver=${LINUX_VERSION%%-*}
 die() { echo "build-guest: error: $*" >&2; exit 1; }
 say() { echo "build-guest: $*" >&2; }
 
+# The build's key: the config fragment and the patches to Debian's source
+guest_key() { cat "$here/kernel.config" "$here"/*.patch 2>/dev/null | sha256sum | cut -c1-12; }
 if [ "${1:-}" = --path ]; then
-    d=$cache/$upver-$(sha256sum "$here/kernel.config" | cut -c1-12)
+    d=$cache/$upver-$(guest_key)
     echo "$d"
     [ -f "$d/Image" ] && [ -f "$d/initramfs.cpio.gz" ]
     exit
@@ -47,6 +51,7 @@ need_cmd flex flex
 need_cmd bison bison
 need_cmd gcc build-essential
 need_cmd make make
+need_cmd patch patch
 need_cmd gzip gzip
 [ -e /usr/aarch64-linux-gnu/lib/libc.a ] ||
     die "static arm64 libc missing: install the Debian package libc6-dev-arm64-cross"
@@ -57,7 +62,7 @@ busybox=$(dpkg -L busybox-static:arm64 2>/dev/null | grep -m1 '/bin/busybox$' ||
 [ -n "$busybox_deb_ver" ] && [ -n "$busybox" ] && [ -x "$busybox" ] ||
     die "busybox for arm64 missing: install busybox-static:arm64 (needs 'dpkg --add-architecture arm64'; scripts/deps.sh guest does both)"
 
-frag_hash=$(sha256sum "$here/kernel.config" | cut -c1-12)
+frag_hash=$(guest_key)
 out=$cache/$upver-$frag_hash
 src=$cache/src/linux-$LINUX_VERSION
 obj=$cache/obj/$upver-$frag_hash
@@ -81,6 +86,23 @@ if [ ! -f "$src/.qac-extracted" ]; then
     rm -f "$cache/src/"*.orig.tar.* "$cache/src/"*.debian.tar.* "$cache/src/"*.dsc   # dpkg-source's copies
     touch "$src.tmp/.qac-extracted"
     mv "$src.tmp" "$src"
+fi
+
+# --- the project's patches (one shared source tree: the last set applied is
+# recorded in it and reversed before another set is applied) ---------------
+patches=$(cat "$here"/*.patch 2>/dev/null || true)
+if [ "$patches" != "$(cat "$src/.qac-patches" 2>/dev/null || true)" ]; then
+    if [ -s "$src/.qac-patches" ]; then
+        say "reversing the previously applied patches"
+        patch -s -R -p1 -d "$src" < "$src/.qac-patches" || die "could not reverse $src/.qac-patches"
+    fi
+    rm -f "$src/.qac-patches"
+    for p in "$here"/*.patch; do
+        [ -e "$p" ] || continue
+        say "applying $(basename "$p")"
+        patch -s -p1 -d "$src" < "$p" || die "could not apply $p"
+    done
+    cat "$here"/*.patch > "$src/.qac-patches" 2>/dev/null || true
 fi
 
 # --- the kernel --------------------------------------------------------------
