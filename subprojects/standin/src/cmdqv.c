@@ -6,24 +6,39 @@
  * mmap(iommufd) and stores to it directly, exactly like the real page. Nobody
  * calls into the stand-in when the guest bumps PROD, so an engine thread
  * polls every allocated queue:
- *   - no HW queue allocated and no VINTF page mapped anywhere: it blocks
- *     on a condition variable (woken by HW_QUEUE_ALLOC and the mmap);
- *   - work found (commands consumed, a state change): it polls again at once
- *     and keeps spinning (with sched_yield) for SPIN_NS after the last work;
+ *   - no HW queue allocated and no VINTF page mapped anywhere (or the engine
+ *     paused): it blocks on a condition variable (woken by HW_QUEUE_ALLOC,
+ *     the mmap and every other st_engine_kick()), burning nothing;
+ *   - otherwise it alternates a pass under the global lock (the only place
+ *     it changes anything) with a watch that takes no lock: it compares the
+ *     registers of every logical queue of every VINTF in use with what they
+ *     held at the last pass, so only a store to a register (a PROD bump, an
+ *     enable, an acknowledge, a store over what the hardware owns) or a kick
+ *     brings it back under the lock, and an ioctl never waits for a poll;
+ *   - after any work (commands consumed, a state change) it watches without
+ *     sleeping (a pause instruction between looks, sched_yield every
+ *     YIELD_NS) for SPIN_NS after the last work, so a busy guest's command
+ *     is taken within a fraction of a microsecond;
  *   - idle beyond that: it sleeps, the sleep doubling from 2 us up to 1 ms,
- *     so an idle but allocated queue costs ~1000 short wakeups a second and
- *     the first command after a quiet spell waits at most ~1 ms.
+ *     so an idle but allocated queue costs ~1000 short wakeups a second
+ *     (each a look at a few registers; the dump's "engine" key has the
+ *     thread's CPU time) and the first command after a quiet spell waits at
+ *     most ~1 ms.
  * Every pass runs under the global lock, so ioctls (destroy in particular)
  * see the engine either before or after a command, never in the middle.
+ * A pass reads the commands of a queue from CONS to PROD in one copy (at
+ * most BATCH at a time) and falls back to one command a copy when that
+ * copy fails, so an unreadable command stops the queue exactly there.
  *
  * The page is plain shared memory, so software can store anywhere in it.
  * The hardware owns CONS (while the queue is enabled or still running),
  * STATUS and GERROR, and the reserved offsets read as zero: the engine
  * keeps a shadow of what the hardware owns and writes it back over any
- * software store, for an allocated queue at each of its passes, for the
- * rest of the page (reserved offsets, queues not allocated) at most once
- * a millisecond.  The engine runs while any HW queue is allocated or any
- * VINTF page is mapped.
+ * software store at the pass the store brings (the watch covers the
+ * registers of every logical queue, allocated or not); the reserved
+ * offsets are checked without the lock every SCRUB_NS (4 ms) and scrubbed
+ * by a pass when dirty.  The engine runs while any HW queue is allocated
+ * or any VINTF page is mapped.
  */
 #include "standin.h"
 
@@ -50,11 +65,21 @@
 #define CERROR_ABT      2
 #define CERROR_ATC_INV_SYNC 3
 #define Q_REGS_END      0x18            /* 0x18..0x7f of each queue: reserved */
-#define SCRUB_NS        1000000ll
+#define SCRUB_NS        4000000ll       /* the reserved offsets: at most every 4 ms */
 
 #define SPIN_NS     200000ll
+#define YIELD_NS    20000ll
 #define SLEEP_MIN   2000ll
 #define SLEEP_MAX   1000000ll
+#define BATCH       64               /* commands read from a ring in one copy */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define cpu_relax() __asm__ __volatile__("" ::: "memory")
+#endif
 
 /* What the hardware owns in one logical queue's page-0 registers */
 struct st_lvq_hw {
@@ -77,12 +102,46 @@ struct st_vintf {
     struct st_lvq_hw hw[128];
 };
 
+/*
+ * The engine's own sleep: eng_mutex and eng_cond, never held with st_lock
+ * taken after them (st_engine_kick takes eng_mutex under st_lock).
+ * eng_gen counts kicks, so the engine never sleeps through one.
+ */
+static pthread_mutex_t eng_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t eng_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t eng_thread;
 static bool eng_started, eng_stop, eng_paused;
+static uint64_t eng_gen;
 static int nqueues;
 static int64_t last_scrub;
 static const uint8_t zero_page[VINTF_PAGE_SIZE];
+
+/* What the engine did, for the dump (written by the engine, read under st_lock) */
+static uint64_t eng_passes, eng_sleeps, eng_blocks;
+static const char *eng_state = "stopped";
+static bool pass_more;               /* a queue stopped at its budget, not at PROD */
+
+static void set_state(const char *st)
+{
+    __atomic_store_n(&eng_state, st, __ATOMIC_RELAXED);
+}
+
+/*
+ * The lock-free watch, private to the engine thread: the registers of every
+ * logical queue of every VINTF in use as the last pass left them (for what
+ * the hardware owns: the shadow, what the page must read), and the pages
+ * whose reserved offsets the scrub checks. The pages stay mapped for the
+ * life of the process, so reading them without the lock is safe.
+ */
+struct eng_watch {
+    const uint8_t *regs;
+    uint32_t seen[Q_REGS_END / 4];
+};
+static struct eng_watch *watch;
+static unsigned nwatch, watch_cap;
+static const uint8_t **watch_pages;
+static unsigned *watch_qend;
+static unsigned nwatch_pages, watch_pages_cap;
 
 static int64_t now_ns(void);
 
@@ -474,6 +533,9 @@ static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct s
     uint32_t prod, cons, gerrorn;
     bool did = restore_hw_regs(vi, lidx);
     unsigned budget = 1024;
+    uint64_t batch[BATCH][2];
+    unsigned nbatch = 0, ibatch = 0;
+    bool single = false;             /* a batch copy failed: one at a time */
 
     /* STATUS.CMDQ_EN_OK follows CONFIG.CMDQ_EN */
     config = rd(vi->page0, lidx, Q_CONFIG);
@@ -505,10 +567,27 @@ static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct s
         struct st_cmdrec rec = { .hw_queue = q->id, .vintf = vidx, .index = lidx };
         bool ok = true;
 
-        if (st_uread(cmd, q->pa + (uint64_t)(cons & idxmask) * 16, 16)) {
-            raise_error(s, vi, vidx, q, cons, CERROR_ABT);
-            return true;
+        if (ibatch == nbatch) {
+            /* up to PROD, the ring's end or BATCH, whichever comes first */
+            uint32_t idx = cons & idxmask;
+            uint32_t n = ((prod - cons) & posmask);
+
+            n = MIN(n, (1u << log2n) - idx);
+            n = MIN(n, single ? 1u : (unsigned)BATCH);
+            if (st_uread(batch, q->pa + (uint64_t)idx * 16, (size_t)n * 16)) {
+                if (n > 1) {
+                    single = true;
+                    continue;
+                }
+                raise_error(s, vi, vidx, q, cons, CERROR_ABT);
+                return true;
+            }
+            nbatch = n;
+            ibatch = 0;
         }
+        cmd[0] = batch[ibatch][0];
+        cmd[1] = batch[ibatch][1];
+        ibatch++;
         op = cmd[0] & 0xff;
         rec.op = op;
         rec.vmid = (vi->config >> 1) & 0xffff;
@@ -570,20 +649,56 @@ static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct s
         hw->cons = cons;
         wr(vi->page0, lidx, Q_CONS, cons);
         did = true;
-        prod = rd(vi->page0, lidx, Q_PROD) & posmask;
+        if (ibatch == nbatch) {
+            prod = rd(vi->page0, lidx, Q_PROD) & posmask;
+        }
+    }
+    if (cons != prod) {
+        pass_more = true;
     }
     return did;
 }
 
-static bool engine_pass(void)
+static struct eng_watch *watch_add(const uint8_t *regs)
 {
-    bool did = false, scrub = false;
+    struct eng_watch *w;
 
-    if (eng_paused) {
-        return false;
+    if (nwatch == watch_cap) {
+        watch_cap = watch_cap ? watch_cap * 2 : 64;
+        watch = g_renew(struct eng_watch, watch, watch_cap);
     }
-    if (now_ns() - last_scrub >= SCRUB_NS) {
-        scrub = true;
+    w = &watch[nwatch++];
+    w->regs = regs;
+    for (unsigned r = 0; r < Q_REGS_END / 4; r++) {
+        w->seen[r] = __atomic_load_n((const uint32_t *)(regs + r * 4), __ATOMIC_ACQUIRE);
+    }
+    return w;
+}
+
+static void watch_add_page(const uint8_t *page, unsigned qend)
+{
+    if (nwatch_pages == watch_pages_cap) {
+        watch_pages_cap = watch_pages_cap ? watch_pages_cap * 2 : 8;
+        watch_pages = g_renew(const uint8_t *, watch_pages, watch_pages_cap);
+        watch_qend = g_renew(unsigned, watch_qend, watch_pages_cap);
+    }
+    watch_qend[nwatch_pages] = qend;
+    watch_pages[nwatch_pages++] = page;
+}
+
+/*
+ * One pass under st_lock over every logical queue of every VINTF in use,
+ * rebuilding the watch as it goes: each queue's registers are noted before
+ * it runs (a store after that is seen by the watch and brings another
+ * pass), then what the hardware owns is noted as the shadow the pass left.
+ */
+static bool engine_pass(bool scrub)
+{
+    bool did = false;
+
+    nwatch = 0;
+    nwatch_pages = 0;
+    if (scrub) {
         last_scrub = now_ns();
     }
     for (int i = 0; i < st_host.nsmmu; i++) {
@@ -599,19 +714,67 @@ static bool engine_pass(void)
                 continue;
             }
             for (unsigned l = 0; l < s->lvcmdqs; l++) {
+                struct eng_watch *w = watch_add(vi->page0 + l * LVCMDQ_STRIDE);
+
                 if (vi->q[l]) {
                     did |= run_queue(s, vi, v, vi->q[l]);
+                    w->seen[Q_CONS / 4] = vi->hw[l].cons;
                 }
+                w->seen[Q_STATUS / 4] = vi->hw[l].status;
+                w->seen[Q_GERROR / 4] = vi->hw[l].gerror;
             }
             if (scrub) {
                 scrub_page(s, vi);
             }
+            watch_add_page(vi->page0, s->lvcmdqs * LVCMDQ_STRIDE);
         }
         if (s->irq) {
             cmdqv_isr(s);
         }
     }
+    eng_passes++;
     return did;
+}
+
+/* Without the lock: has any watched register changed since the last pass? */
+static bool watch_changed(void)
+{
+    for (unsigned i = 0; i < nwatch; i++) {
+        const uint32_t *r = (const uint32_t *)watch[i].regs;
+
+        for (unsigned k = 0; k < Q_REGS_END / 4; k++) {
+            if (__atomic_load_n(&r[k], __ATOMIC_RELAXED) != watch[i].seen[k]) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Without the lock: does a reserved offset of a page in use hold a store? */
+static bool watch_reserved_dirty(void)
+{
+    for (unsigned i = 0; i < nwatch_pages; i++) {
+        const uint8_t *p = watch_pages[i];
+        unsigned qend = watch_qend[i];
+        uint64_t acc = 0;
+
+        for (unsigned off = 0; off < qend; off += LVCMDQ_STRIDE) {
+            const uint64_t *r = (const uint64_t *)(p + off + 0x18);
+
+            for (unsigned k = 0; k < (LVCMDQ_STRIDE - 0x18) / 8; k++) {
+                acc |= __atomic_load_n(&r[k], __ATOMIC_RELAXED);
+            }
+        }
+        for (const uint64_t *r = (const uint64_t *)(p + qend),
+                            *end = (const uint64_t *)(p + VINTF_PAGE_SIZE); r < end; r += 8) {
+            acc |= r[0] | r[1] | r[2] | r[3] | r[4] | r[5] | r[6] | r[7];
+        }
+        if (acc) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static int64_t now_ns(void)
@@ -622,45 +785,104 @@ static int64_t now_ns(void)
     return ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-static void *engine(void *arg)
+static uint64_t gen_now(void)
 {
-    int64_t last_work = 0, sleep_ns = 0;
+    return __atomic_load_n(&eng_gen, __ATOMIC_ACQUIRE);
+}
 
-    (void)arg;
-    pthread_mutex_lock(&st_lock);
-    while (!eng_stop) {
-        if (!nqueues && !__atomic_load_n(&st_nmmaps, __ATOMIC_RELAXED)) {
-            pthread_cond_wait(&eng_cond, &st_lock);
-            last_work = now_ns();
-            sleep_ns = 0;
-            continue;
-        }
-        if (engine_pass()) {
-            last_work = now_ns();
-            sleep_ns = 0;
-        }
-        if (now_ns() - last_work < SPIN_NS) {
-            pthread_mutex_unlock(&st_lock);
-            sched_yield();
-            pthread_mutex_lock(&st_lock);
-            continue;
-        }
-        {
+/* Sleep until kicked (ns < 0) or for @ns at most; at once when kicked since @gen */
+static void eng_sleep(uint64_t gen, int64_t ns)
+{
+    pthread_mutex_lock(&eng_mutex);
+    if (gen_now() == gen && !__atomic_load_n(&eng_stop, __ATOMIC_ACQUIRE)) {
+        if (ns < 0) {
+            pthread_cond_wait(&eng_cond, &eng_mutex);
+        } else {
             struct timespec ts;
             int64_t t;
 
+            clock_gettime(CLOCK_REALTIME, &ts);
+            t = ts.tv_nsec + ns;
+            ts.tv_sec += t / 1000000000ll;
+            ts.tv_nsec = t % 1000000000ll;
+            pthread_cond_timedwait(&eng_cond, &eng_mutex, &ts);
+        }
+    }
+    pthread_mutex_unlock(&eng_mutex);
+}
+
+static void *engine(void *arg)
+{
+    int64_t last_work = now_ns(), sleep_ns = 0;
+
+    (void)arg;
+    pthread_setname_np(pthread_self(), "standin-engine");
+    for (;;) {
+        uint64_t gen;
+        int64_t t, last_yield;
+        bool did;
+
+        /* a pass under the lock */
+        pthread_mutex_lock(&st_lock);
+        gen = gen_now();
+        if (eng_stop) {
+            pthread_mutex_unlock(&st_lock);
+            break;
+        }
+        if (eng_paused || (!nqueues && !__atomic_load_n(&st_nmmaps, __ATOMIC_RELAXED))) {
+            set_state(eng_paused ? "paused" : "blocked");
+            eng_blocks++;
+            nwatch = nwatch_pages = 0;
+            pthread_mutex_unlock(&st_lock);
+            eng_sleep(gen, -1);
+            last_work = now_ns();
+            sleep_ns = 0;
+            continue;
+        }
+        pass_more = false;
+        did = engine_pass(now_ns() - last_scrub >= SCRUB_NS);
+        set_state("polling");
+        pthread_mutex_unlock(&st_lock);
+        t = now_ns();
+        if (did) {
+            last_work = t;
+            sleep_ns = 0;
+        }
+        if (pass_more) {
+            continue;                /* commands left past the budget */
+        }
+
+        /* the watch, without the lock, until there is a reason for a pass */
+        last_yield = t;
+        for (;;) {
+            if (gen_now() != gen || watch_changed()) {
+                break;
+            }
+            t = now_ns();
+            if (t - last_scrub >= SCRUB_NS) {
+                if (watch_reserved_dirty()) {
+                    break;
+                }
+                last_scrub = t;
+            }
+            if (t - last_work < SPIN_NS) {
+                cpu_relax();
+                if (t - last_yield >= YIELD_NS) {
+                    sched_yield();
+                    last_yield = t;
+                }
+                continue;
+            }
             sleep_ns = sleep_ns ? sleep_ns * 2 : SLEEP_MIN;
             if (sleep_ns > SLEEP_MAX) {
                 sleep_ns = SLEEP_MAX;
             }
-            clock_gettime(CLOCK_REALTIME, &ts);
-            t = ts.tv_nsec + sleep_ns;
-            ts.tv_sec += t / 1000000000ll;
-            ts.tv_nsec = t % 1000000000ll;
-            pthread_cond_timedwait(&eng_cond, &st_lock, &ts);
+            __atomic_store_n(&eng_sleeps, eng_sleeps + 1, __ATOMIC_RELAXED);
+            set_state("sleeping");
+            eng_sleep(gen, sleep_ns);
+            set_state("polling");
         }
     }
-    pthread_mutex_unlock(&st_lock);
     return NULL;
 }
 
@@ -687,7 +909,10 @@ void st_engine_kick(void)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&a);
     }
+    pthread_mutex_lock(&eng_mutex);
+    __atomic_fetch_add(&eng_gen, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&eng_cond);
+    pthread_mutex_unlock(&eng_mutex);
 }
 
 void st_engine_stop(void)
@@ -697,17 +922,38 @@ void st_engine_stop(void)
         pthread_mutex_unlock(&st_lock);
         return;
     }
-    eng_stop = true;
-    pthread_cond_broadcast(&eng_cond);
+    __atomic_store_n(&eng_stop, true, __ATOMIC_RELEASE);
+    st_engine_kick();
     pthread_mutex_unlock(&st_lock);
     pthread_join(eng_thread, NULL);
     eng_started = false;
+    set_state("stopped");
+}
+
+/* The engine thread's CPU time so far (ns), or 0 when it never ran */
+static uint64_t engine_cpu_ns(void)
+{
+    clockid_t cid;
+    struct timespec ts;
+
+    if (!eng_started || pthread_getcpuclockid(eng_thread, &cid) ||
+        clock_gettime(cid, &ts)) {
+        return 0;
+    }
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 void st_dump_cmdqv(GString *g)
 {
     bool first = true;
 
+    g_string_append_printf(g, "\"engine\":{\"state\":\"%s\",\"cpu_ns\":%llu,\"passes\":%llu,"
+                           "\"sleeps\":%llu,\"blocks\":%llu},",
+                           __atomic_load_n(&eng_state, __ATOMIC_RELAXED),
+                           (unsigned long long)engine_cpu_ns(),
+                           (unsigned long long)eng_passes,
+                           (unsigned long long)__atomic_load_n(&eng_sleeps, __ATOMIC_RELAXED),
+                           (unsigned long long)eng_blocks);
     g_string_append(g, "\"cmdqv\":[");
     for (int i = 0; i < st_host.nsmmu; i++) {
         struct st_smmu *s = &st_host.smmu[i];

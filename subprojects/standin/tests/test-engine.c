@@ -1086,6 +1086,141 @@ static void test_engine_atc_inv_timeout_flushed_at_destroy(void)
     eng_down(&s);
 }
 
+/* ------------------------------------------------ the engine's own policy */
+
+/* The dump's "engine" key: TJ of a fresh dump, freed with the dump */
+static bool engine_wait_state(const char *state, int64_t *sleeps, int64_t *cpu_ns)
+{
+    uint64_t end = t_now_ns() + TIMEOUT_MS * 1000000ull;
+
+    for (;;) {
+        TJ *d = t_dump();
+        TJ *eng = tj_get(d, "engine");
+        const char *st = eng ? tj_get_str(eng, "state") : NULL;
+        bool ok = st && !strcmp(st, state);
+
+        if (ok || t_now_ns() > end) {
+            if (sleeps) {
+                *sleeps = eng ? tj_get_int(eng, "sleeps", -1) : -1;
+            }
+            if (cpu_ns) {
+                *cpu_ns = eng ? tj_get_int(eng, "cpu_ns", -1) : -1;
+            }
+            if (!ok) {
+                g_test_message("engine state %s, never %s", st ? st : "(none)", state);
+            }
+            tj_free(d);
+            return ok;
+        }
+        tj_free(d);
+        usleep(1000);
+    }
+}
+
+/*
+ * After a quiet spell the engine sleeps (nobody calls into the stand-in
+ * when PROD moves): a command then must still be found and run, by the
+ * sleeping engine's next look, with no kick from anyone.
+ */
+static void test_engine_command_after_idle_spell_runs(void)
+{
+    Eng s;
+    uint64_t cmds[2][2];
+    int64_t sleeps0 = -1, sleeps1 = -1;
+
+    if (!eng_up(&s, 5, false) || !eng_enable(&s, 0)) {
+        eng_down(&s);
+        return;
+    }
+    cmd_tlbi_nh_va(cmds[0], 0, 7, 0x7000);
+    cmd_sync(cmds[1], 0);
+    eng_push(&s, 0, (const uint64_t (*)[2])cmds, 2);
+    eng_drain(&s, 0);
+    /* asleep, and asleep again (the doubling sleep has grown) */
+    g_assert_true(engine_wait_state("sleeping", &sleeps0, NULL));
+    do {
+        usleep(2000);
+        g_assert_true(engine_wait_state("sleeping", &sleeps1, NULL));
+    } while (sleeps1 < sleeps0 + 8);
+    eng_push(&s, 0, (const uint64_t (*)[2])cmds, 2);
+    eng_drain(&s, 0);
+    g_assert_cmpint(executed_total() - s.total0, ==, 4);
+    eng_down(&s);
+}
+
+/*
+ * The engine reports its CPU time (what an idle queue costs is measured
+ * from it), and with no HW queue and no VINTF page mapped it blocks: its
+ * CPU time stands still.
+ */
+static void test_engine_reports_cpu_and_blocks_unused(void)
+{
+    Eng s;
+    uint64_t cmds[1][2];
+    int64_t cpu0 = -1, cpu1 = -1, passes;
+    TJ *d;
+
+    if (!eng_up(&s, 5, false) || !eng_enable(&s, 0)) {
+        eng_down(&s);
+        return;
+    }
+    cmd_sync(cmds[0], 0);
+    eng_push(&s, 0, (const uint64_t (*)[2])cmds, 1);
+    eng_drain(&s, 0);
+    d = t_dump();
+    passes = tj_get_int(tj_get(d, "engine"), "passes", -1);
+    g_assert_cmpint(tj_get_int(tj_get(d, "engine"), "cpu_ns", -1), >, 0);
+    g_assert_cmpint(passes, >, 0);
+    tj_free(d);
+    eng_down(&s);
+    g_assert_true(engine_wait_state("blocked", NULL, &cpu0));
+    usleep(50000);
+    g_assert_true(engine_wait_state("blocked", NULL, &cpu1));
+    g_assert_cmpint(cpu1, ==, cpu0);
+}
+
+/*
+ * The engine copies the commands between CONS and PROD in one go; when
+ * that copy fails it must still stop exactly at the first unreadable
+ * command (CONS.ERR = ABT there) and run nothing past it. Queue 0's ring
+ * (one 4K page) runs 100 commands, then becomes unreadable under 30 more.
+ */
+static void test_engine_unreadable_command_stops_there(void)
+{
+    Eng s;
+    uint64_t c[2], *r;
+    uint32_t cons = 0;
+    int64_t total;
+
+    if (!eng_up(&s, 8, false) || !eng_enable(&s, 0)) {
+        eng_down(&s);
+        return;
+    }
+    r = ring(&s, 0);
+    for (int i = 0; i < 130; i++) {
+        cmd_tlbi_nh_va(c, 0, 1, (uint64_t)i << 12);
+        r[2 * i] = htole64(c[0]);
+        r[2 * i + 1] = htole64(c[1]);
+    }
+    s.prod[0] = 100;
+    t_qreg_write(s.e.page0, 0, Q_PROD, 100);
+    eng_drain(&s, 0);
+    total = executed_total();
+    g_assert_cmpint(total - s.total0, ==, 100);
+    g_assert_cmpint(mprotect(r, 0x1000, PROT_NONE), ==, 0);
+    s.prod[0] = 130;
+    t_qreg_write(s.e.page0, 0, Q_PROD, 130);
+    if (t_qreg_wait(s.e.page0, 0, Q_CONS, 0x7f << 24, 2 << 24, TIMEOUT_MS, &cons)) {
+        g_assert_cmphex(cons & idx_mask(&s), ==, 100);
+        g_assert_cmpint(executed_total() - total, ==, 0);
+    } else {
+        g_test_message("CONS 0x%x: CONS.ERR never became ABT", cons);
+        g_test_fail();
+    }
+    g_assert_cmpint(mprotect(r, 0x1000, PROT_READ | PROT_WRITE), ==, 0);
+    eng_down(&s);
+}
+
 int main(int argc, char **argv)
 {
     t_init(&argc, &argv);
@@ -1120,5 +1255,11 @@ int main(int argc, char **argv)
                     test_engine_atc_inv_timeout_cerror_atc_inv_sync);
     g_test_add_func("/engine/atc_inv_timeout_flushed_at_destroy",
                     test_engine_atc_inv_timeout_flushed_at_destroy);
+    g_test_add_func("/engine/command_after_idle_spell_runs",
+                    test_engine_command_after_idle_spell_runs);
+    g_test_add_func("/engine/reports_cpu_and_blocks_unused",
+                    test_engine_reports_cpu_and_blocks_unused);
+    g_test_add_func("/engine/unreadable_command_stops_there",
+                    test_engine_unreadable_command_stops_there);
     return g_test_run();
 }

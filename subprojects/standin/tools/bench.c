@@ -5,13 +5,21 @@
  *   - ns per IOMMU_HWPT_INVALIDATE with 1 and 64 entries
  *   - ns per IOMMU_IOAS_MAP + IOMMU_IOAS_UNMAP of 64K
  *   - VCMDQ engine: commands/s through one queue and through all queues of
- *     all guest VINTFs, and the latency from a PROD write to the CONS update.
+ *     all guest VINTFs, and the latency from a PROD write to the CONS update
+ *     (median, p99, max), and the same latency for a command that comes
+ *     after an idle spell (the engine asleep);
+ *   - what an idle allocated queue costs: the engine thread's CPU time
+ *     (/proc/self/task/TID/schedstat of the thread named standin-engine)
+ *     over IDLE_SECS seconds with a queue enabled and nothing to do, in
+ *     percent of one core.
  * Options: -s SECONDS per measurement (default 1), -j for one JSON line.
  */
 #include "../tests/thelp.h"
 
+#include <dirent.h>
 #include <endian.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -22,6 +30,48 @@
 #define MAXQ (MAXV * 2)
 
 static double secs = 1.0;
+
+/* The engine thread's CPU time (ns) from its schedstat, or -1 */
+static double engine_cpu_ns(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    double ns = -1;
+
+    if (!d) {
+        return -1;
+    }
+    while ((de = readdir(d))) {
+        char path[300], comm[64] = "";
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+        f = fopen(path, "r");
+        if (!f) {
+            continue;
+        }
+        if (!fgets(comm, sizeof(comm), f)) {
+            comm[0] = 0;
+        }
+        fclose(f);
+        if (strcmp(comm, "standin-engine\n")) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", de->d_name);
+        f = fopen(path, "r");
+        if (f) {
+            unsigned long long run;
+
+            if (fscanf(f, "%llu", &run) == 1) {
+                ns = run;
+            }
+            fclose(f);
+        }
+        break;
+    }
+    closedir(d);
+    return ns;
+}
 
 static double now_s(void)
 {
@@ -79,7 +129,7 @@ int main(int argc, char **argv)
     uint64_t cmds[64][2];
     BQ q[MAXQ];
     double t0, inv1 = 0, inv64 = 0, mapunmap = 0, one_q = 0, all_q = 0;
-    double lat_med = 0, lat_p99 = 0;
+    double lat_med = 0, lat_p99 = 0, lat_max = 0, idle_med = 0, idle_max = 0, idle_pct = -1;
     uint64_t iters, ncmd;
 
     while ((opt = getopt(argc, argv, "s:j")) != -1) {
@@ -248,14 +298,55 @@ int main(int argc, char **argv)
         qsort(lat, n, sizeof(lat[0]), cmp_u64);
         lat_med = lat[n / 2] / 1e3;
         lat_p99 = lat[(n * 99) / 100] / 1e3;
+        lat_max = lat[n - 1] / 1e3;
+    }
+
+    /* an idle allocated queue: what the engine costs while nothing happens */
+    {
+        double idle_secs = secs < 1 ? 2 : 2 * secs, c0, c1, w0, w1;
+
+        usleep(300000);                  /* past the spin after the last work */
+        c0 = engine_cpu_ns();
+        w0 = t_now_ns();
+        usleep((useconds_t)(idle_secs * 1e6));
+        c1 = engine_cpu_ns();
+        w1 = t_now_ns();
+        if (c0 >= 0 && c1 >= 0) {
+            idle_pct = 100.0 * (c1 - c0) / (w1 - w0);
+        }
+    }
+
+    /* one command after an idle spell (the engine asleep): PROD to CONS */
+    {
+        enum { N = 20 };
+        uint64_t lat[N];
+
+        for (int i = 0; i < N; i++) {
+            uint64_t a;
+
+            usleep(20000);
+            q_push(&q[0], 1);
+            a = t_now_ns();
+            if (q_wait_cons(&q[0], q[0].prod, 5000)) {
+                fprintf(stderr, "bench: a command after an idle spell stalled\n");
+                return 1;
+            }
+            lat[i] = t_now_ns() - a;
+        }
+        qsort(lat, N, sizeof(lat[0]), cmp_u64);
+        idle_med = lat[N / 2] / 1e3;
+        idle_max = lat[N - 1] / 1e3;
     }
 
     if (json) {
         printf("{\"invalidate_1_ns\":%.0f,\"invalidate_64_ns\":%.0f,\"map_unmap_64k_ns\":%.0f,"
                "\"vcmdq_one_queue_cmds_per_s\":%.0f,\"vcmdq_all_queues_cmds_per_s\":%.0f,"
                "\"vcmdq_queues\":%u,\"prod_to_cons_us_median\":%.1f,"
-               "\"prod_to_cons_us_p99\":%.1f}\n",
-               inv1, inv64, mapunmap, one_q, all_q, nq, lat_med, lat_p99);
+               "\"prod_to_cons_us_p99\":%.1f,\"prod_to_cons_us_max\":%.1f,"
+               "\"after_idle_us_median\":%.1f,\"after_idle_us_max\":%.1f,"
+               "\"idle_queue_core_pct\":%.3f}\n",
+               inv1, inv64, mapunmap, one_q, all_q, nq, lat_med, lat_p99, lat_max,
+               idle_med, idle_max, idle_pct);
     } else {
         printf("IOMMU_HWPT_INVALIDATE, 1 entry      %10.0f ns/ioctl\n", inv1);
         printf("IOMMU_HWPT_INVALIDATE, 64 entries   %10.0f ns/ioctl (%.0f ns/entry)\n", inv64,
@@ -263,8 +354,11 @@ int main(int argc, char **argv)
         printf("IOMMU_IOAS_MAP + UNMAP, 64K         %10.0f ns/pair\n", mapunmap);
         printf("VCMDQ, one queue                    %10.0f commands/s\n", one_q);
         printf("VCMDQ, all %u queues (%u VINTFs)     %10.0f commands/s\n", nq, nv, all_q);
-        printf("PROD write -> CONS update           %10.1f us median, %.1f us p99\n", lat_med,
-               lat_p99);
+        printf("PROD write -> CONS update           %10.1f us median, %.1f us p99, %.1f us max\n",
+               lat_med, lat_p99, lat_max);
+        printf("  the same after 20 ms idle         %10.1f us median, %.1f us max\n", idle_med,
+               idle_max);
+        printf("engine, one idle allocated queue    %10.3f %% of a core\n", idle_pct);
     }
     /* tear down in the kernel's order so the stand-in reports no leak */
     for (int i = (int)nq - 1; i >= 0; i--) {
