@@ -29,6 +29,12 @@
  * A pass reads the commands of a queue from CONS to PROD in one copy (at
  * most BATCH at a time) and falls back to one command a copy when that
  * copy fails, so an unreadable command stops the queue exactly there.
+ * The copy is a plain memcpy from the ring (the kernel's hardware reads
+ * pinned pages; a syscall per copy would cost microseconds) as long as the
+ * ring's memory has stayed mapped and readable since HW_QUEUE_ALLOC: the
+ * interposed munmap, mremap, mprotect and MAP_FIXED mmap call
+ * st_hwq_ring_unsafe() first, and from then on that queue's ring is read
+ * with process_vm_readv, so a ring that went away gives ABT, not SIGSEGV.
  *
  * The page is plain shared memory, so software can store anywhere in it.
  * The hardware owns CONS (while the queue is enabled or still running),
@@ -113,6 +119,7 @@ static pthread_t eng_thread;
 static bool eng_started, eng_stop, eng_paused;
 static uint64_t eng_gen;
 static int nqueues;
+volatile int st_ndirect;
 static int64_t last_scrub;
 static const uint8_t zero_page[VINTF_PAGE_SIZE];
 
@@ -321,8 +328,44 @@ int st_hwq_init(struct st_obj *q)
     vi->q[lidx] = q;
     vi->q_err[lidx] = false;
     nqueues++;
+    /* plain loads from the ring only while all of it is readable now */
+    q->ring_direct = true;
+    for (uint64_t off = 0; off < q->length; off += st_sys_page) {
+        uint8_t b;
+
+        if (st_uread(&b, q->pa + off, 1)) {
+            q->ring_direct = false;
+            break;
+        }
+    }
+    if (q->ring_direct) {
+        __atomic_fetch_add(&st_ndirect, 1, __ATOMIC_RELAXED);
+    }
     st_engine_kick();
     return 0;
+}
+
+void st_hwq_ring_unsafe(uint64_t addr, uint64_t len)
+{
+    for (int i = 0; i < st_host.nsmmu; i++) {
+        struct st_smmu *s = &st_host.smmu[i];
+
+        if (!s->cmdqv) {
+            continue;
+        }
+        for (unsigned v = 1; v < s->vintfs; v++) {
+            for (unsigned l = 0; l < s->lvcmdqs; l++) {
+                struct st_obj *q = s->vintf[v].q[l];
+
+                if (q && q->ring_direct && q->pa < addr + len && addr < q->pa + q->length) {
+                    q->ring_direct = false;
+                    __atomic_fetch_sub(&st_ndirect, 1, __ATOMIC_RELAXED);
+                    st_log(2, "vcmdq: hw_queue %u: its ring's memory changes mapping: "
+                           "read by copy from now on", q->id);
+                }
+            }
+        }
+    }
 }
 
 static void clear_err_maps(struct st_smmu *s, struct st_vintf *vi, int vidx, unsigned lidx, int gq)
@@ -352,6 +395,10 @@ void st_hwq_deinit(struct st_obj *q)
     vi->q_err[lidx] = false;
     q->gq = -1;
     nqueues--;
+    if (q->ring_direct) {
+        q->ring_direct = false;
+        __atomic_fetch_sub(&st_ndirect, 1, __ATOMIC_RELAXED);
+    }
 }
 
 void st_hwq_regs(struct st_obj *q, uint32_t r[6]);
@@ -574,7 +621,9 @@ static bool run_queue(struct st_smmu *s, struct st_vintf *vi, int vidx, struct s
 
             n = MIN(n, (1u << log2n) - idx);
             n = MIN(n, single ? 1u : (unsigned)BATCH);
-            if (st_uread(batch, q->pa + (uint64_t)idx * 16, (size_t)n * 16)) {
+            if (q->ring_direct) {
+                memcpy(batch, (const void *)(uintptr_t)(q->pa + (uint64_t)idx * 16), (size_t)n * 16);
+            } else if (st_uread(batch, q->pa + (uint64_t)idx * 16, (size_t)n * 16)) {
                 if (n > 1) {
                     single = true;
                     continue;

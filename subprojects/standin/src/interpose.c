@@ -4,7 +4,10 @@
  * the VFIO devices, an eventfd for a vEVENTQ), so fd numbers, poll(),
  * fcntl() and close-on-exec behave; a table indexed by fd says which fds are
  * ours. Calls on any other fd go straight to libc after one lock-free table
- * look-up. The path-taking entry points (stat, realpath, opendir, ... and
+ * look-up. munmap, mremap, mprotect (to no read access) and a MAP_FIXED
+ * mmap first tell the CMDQV engine that the memory changes mapping, so it
+ * stops reading a HW queue's ring there with plain loads.
+ * The path-taking entry points (stat, realpath, opendir, ... and
  * the /sys redirection open() shares) are in paths.c; recvmsg() in fdpass.c.
  */
 /* define open and open64, stat and stat64, ... as separate symbols */
@@ -37,6 +40,8 @@ REAL(int, ioctl, int, unsigned long, ...)
 REAL(void *, mmap, void *, size_t, int, int, int, off_t)
 REAL(void *, mmap64, void *, size_t, int, int, int, off64_t)
 REAL(int, munmap, void *, size_t)
+REAL(int, mprotect, void *, size_t, int)
+REAL(void *, mremap, void *, size_t, size_t, int, ...)
 REAL(ssize_t, read, int, void *, size_t)
 REAL(ssize_t, write, int, const void *, size_t)
 REAL(ssize_t, pread, int, void *, size_t, off_t)
@@ -573,12 +578,25 @@ static void *iommufd_mmap(struct st_file *f, void *addr, size_t len, int prot, i
     return p;
 }
 
+/* Before memory changes mapping: HW queue rings in it are read by copy from now on */
+static void ring_unsafe(const void *addr, size_t len)
+{
+    if (__atomic_load_n(&st_ndirect, __ATOMIC_RELAXED)) {
+        pthread_mutex_lock(&st_lock);
+        st_hwq_ring_unsafe((uintptr_t)addr, len);
+        pthread_mutex_unlock(&st_lock);
+    }
+}
+
 static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, uint64_t off, bool is64)
 {
     struct st_file *f = (flags & MAP_ANONYMOUS) ? NULL : fd_get(fd);
     void *p;
 
     if (!f) {
+        if (flags & MAP_FIXED) {
+            ring_unsafe(addr, len);
+        }
         p = is64 ? get_mmap64()(addr, len, prot, flags, fd, off) : get_mmap()(addr, len, prot, flags, fd, off);
         if (p != MAP_FAILED && (flags & MAP_FIXED) && __atomic_load_n(&st_nmmaps, __ATOMIC_RELAXED)) {
             pthread_mutex_lock(&st_lock);
@@ -622,7 +640,10 @@ ST_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off6
 
 ST_EXPORT int munmap(void *addr, size_t len)
 {
-    int r = get_munmap()(addr, len);
+    int r;
+
+    ring_unsafe(addr, len);
+    r = get_munmap()(addr, len);
 
     if (!r && __atomic_load_n(&st_nmmaps, __ATOMIC_RELAXED)) {
         pthread_mutex_lock(&st_lock);
@@ -630,6 +651,30 @@ ST_EXPORT int munmap(void *addr, size_t len)
         pthread_mutex_unlock(&st_lock);
     }
     return r;
+}
+
+ST_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+    if (!(prot & PROT_READ)) {
+        ring_unsafe(addr, len);
+    }
+    return get_mprotect()(addr, len, prot);
+}
+
+ST_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    void *new_addr = NULL;
+
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+
+        va_start(ap, flags);
+        new_addr = va_arg(ap, void *);
+        va_end(ap);
+        ring_unsafe(new_addr, new_len);
+    }
+    ring_unsafe(old, old_len);
+    return get_mremap()(old, old_len, new_len, flags, new_addr);
 }
 
 /* --------------------------------------------------------- read / write */

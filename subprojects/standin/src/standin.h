@@ -207,6 +207,7 @@ struct st_obj {
     uint32_t qtype, index;
     uint64_t iova, length, pa;
     int gq;                          /* global VCMDQ index */
+    bool ring_direct;                /* the engine reads the ring with loads */
     struct st_obj *prev;
     struct st_area **pinned;
     int npinned;
@@ -361,6 +362,14 @@ void st_vintf_sid_free(struct st_smmu *s, int vintf, int slot);
 int st_hwq_init(struct st_obj *q);            /* write alloc map + BASE */
 void st_hwq_deinit(struct st_obj *q);         /* the kernel's destroy sequence */
 void st_engine_kick(void);
+/*
+ * A range of this process's memory is about to be unmapped, remapped or
+ * made unreadable: HW queue rings inside it are read by copy (EFAULT-safe)
+ * from now on. st_ndirect (read without the lock) counts the rings read
+ * with plain loads, so the interposed calls skip the lock when it is 0.
+ */
+void st_hwq_ring_unsafe(uint64_t addr, uint64_t len);
+extern volatile int st_ndirect;
 void st_engine_stop(void);
 void st_engine_pause(bool pause);             /* ctl "engine pause|resume" */
 void st_vintf_set_viommu(struct st_smmu *s, int idx, struct st_obj *viommu);

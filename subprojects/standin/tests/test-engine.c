@@ -1180,12 +1180,15 @@ static void test_engine_reports_cpu_and_blocks_unused(void)
 }
 
 /*
- * The engine copies the commands between CONS and PROD in one go; when
- * that copy fails it must still stop exactly at the first unreadable
- * command (CONS.ERR = ABT there) and run nothing past it. Queue 0's ring
- * (one 4K page) runs 100 commands, then becomes unreadable under 30 more.
+ * The engine copies the commands between CONS and PROD in one go, with
+ * plain loads while the ring's memory stays as it was at HW_QUEUE_ALLOC;
+ * when the ring goes away (@how: mprotect PROT_NONE, munmap, a MAP_FIXED
+ * mmap over it) it must neither crash nor run stale memory: it stops
+ * exactly at the first unreadable command (CONS.ERR = ABT there) and runs
+ * nothing past it. Queue 0's ring (one 4K page) runs 100 commands, then
+ * becomes unreadable under 30 more.
  */
-static void test_engine_unreadable_command_stops_there(void)
+static void test_engine_unreadable_command_stops_there(gconstpointer how)
 {
     Eng s;
     uint64_t c[2], *r;
@@ -1207,7 +1210,14 @@ static void test_engine_unreadable_command_stops_there(void)
     eng_drain(&s, 0);
     total = executed_total();
     g_assert_cmpint(total - s.total0, ==, 100);
-    g_assert_cmpint(mprotect(r, 0x1000, PROT_NONE), ==, 0);
+    if (!strcmp(how, "mprotect")) {
+        g_assert_cmpint(mprotect(r, 0x1000, PROT_NONE), ==, 0);
+    } else if (!strcmp(how, "munmap")) {
+        g_assert_cmpint(munmap(r, 0x1000), ==, 0);
+    } else {
+        g_assert_true(mmap(r, 0x1000, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+                      (void *)r);
+    }
     s.prod[0] = 130;
     t_qreg_write(s.e.page0, 0, Q_PROD, 130);
     if (t_qreg_wait(s.e.page0, 0, Q_CONS, 0x7f << 24, 2 << 24, TIMEOUT_MS, &cons)) {
@@ -1217,7 +1227,8 @@ static void test_engine_unreadable_command_stops_there(void)
         g_test_message("CONS 0x%x: CONS.ERR never became ABT", cons);
         g_test_fail();
     }
-    g_assert_cmpint(mprotect(r, 0x1000, PROT_READ | PROT_WRITE), ==, 0);
+    g_assert_true(mmap(r, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                       -1, 0) == (void *)r);
     eng_down(&s);
 }
 
@@ -1259,7 +1270,11 @@ int main(int argc, char **argv)
                     test_engine_command_after_idle_spell_runs);
     g_test_add_func("/engine/reports_cpu_and_blocks_unused",
                     test_engine_reports_cpu_and_blocks_unused);
-    g_test_add_func("/engine/unreadable_command_stops_there",
-                    test_engine_unreadable_command_stops_there);
+    g_test_add_data_func("/engine/unreadable_command_stops_there/mprotect", "mprotect",
+                         test_engine_unreadable_command_stops_there);
+    g_test_add_data_func("/engine/unreadable_command_stops_there/munmap", "munmap",
+                         test_engine_unreadable_command_stops_there);
+    g_test_add_data_func("/engine/unreadable_command_stops_there/mmap_fixed", "mmap_fixed",
+                         test_engine_unreadable_command_stops_there);
     return g_test_run();
 }
