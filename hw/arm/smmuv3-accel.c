@@ -269,7 +269,12 @@ void smmuv3_accel_class_init(ObjectClass *klass)
         "cmdqv: logical command queues the guest gets, a power of two. "
         "accel=on: up to the host's per-VINTF count (0, the default: the "
         "host's count; needed with cmdqv=on when no device is "
-        "cold-plugged); accel=off: up to 128 (0: 2)");
+        "cold-plugged); accel=off: per VINTF, up to 128 in all (0: 2)");
+    object_class_property_set_description(klass, "cmdqv-vintfs",
+        "accel=off, cmdqv=on: the host's view of CMDQV for a host kernel: "
+        "this many VINTFs (a power of two up to 64), HYP_OWN settable, "
+        "SID_MATCH/SID_REPLACE and VMIDs applied. 0 (default): the "
+        "guest's view, one guest-owned VINTF");
 }
 
 /*
@@ -1764,6 +1769,26 @@ bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
     if (!accel_check_cmdqv_vcmdqs(s, errp)) {
         return false;
     }
+    if (s->cmdqv_vintfs && s->cmdqv != ON_OFF_AUTO_ON) {
+        error_setg(errp, "arm-smmuv3: cmdqv-vintfs=%u needs cmdqv=on",
+                   s->cmdqv_vintfs);
+        error_append_hint(errp, "Add cmdqv=on, or drop cmdqv-vintfs.\n");
+        return false;
+    }
+    if (s->cmdqv_vintfs &&
+        (!is_power_of_2(s->cmdqv_vintfs) ||
+         s->cmdqv_vintfs > TEGRA241_CMDQV_MAX_VINTFS ||
+         s->cmdqv_vintfs * (s->cmdqv_vcmdqs ?: CMDQV_EMULATED_VCMDQS) >
+         CMDQV_MAX_VCMDQS)) {
+        error_setg(errp, "arm-smmuv3: invalid cmdqv-vintfs=%u with %u "
+                   "logical queues each", s->cmdqv_vintfs,
+                   s->cmdqv_vcmdqs ?: CMDQV_EMULATED_VCMDQS);
+        error_append_hint(errp, "cmdqv-vintfs is a power of two up to %u, "
+                          "and cmdqv-vintfs times cmdqv-vcmdqs at most %u "
+                          "(the global VCMDQs).\n", TEGRA241_CMDQV_MAX_VINTFS,
+                          CMDQV_MAX_VCMDQS);
+        return false;
+    }
     /* QEMU runs the VCMDQs: a guest VINTF's commands are all stage 1 */
     if (s->cmdqv == ON_OFF_AUTO_ON && s->stage && strcmp(s->stage, "1") &&
         strcmp(s->stage, "nested")) {
@@ -1801,6 +1826,15 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
         return false;
     }
     if (!accel_check_cmdqv_vcmdqs(s, errp)) {
+        return false;
+    }
+    if (s->cmdqv_vintfs) {
+        error_setg(errp, "arm-smmuv3: cmdqv-vintfs needs accel=off");
+        error_append_hint(errp, "cmdqv-vintfs gives QEMU's emulated SMMUv3 "
+                          "the host's view of CMDQV (several VINTFs, HYP_OWN) "
+                          "for a host kernel to drive; with accel=on the "
+                          "guest gets one VINTF of the host's. Drop "
+                          "cmdqv-vintfs.\n");
         return false;
     }
 

@@ -57,6 +57,7 @@ REG32(CMDQ_ALLOC_MAP, 0x200)        /* 0x200 + 4q */
     FIELD(CMDQ_ALLOC_MAP, ALLOCATED, 0, 1)
     FIELD(CMDQ_ALLOC_MAP, LVCMDQ, 1, 7)
     FIELD(CMDQ_ALLOC_MAP, VINTF, 15, 6)
+#define CMDQV_VINTF_STRIDE      0x100   /* VINTF(v) at 0x1000 + 0x100 * v */
 REG32(VINTF0_CONFIG, 0x1000)
     FIELD(VINTF0_CONFIG, ENABLE, 0, 1)
     FIELD(VINTF0_CONFIG, VMID, 1, 16)
@@ -123,6 +124,12 @@ typedef struct CmdqvQueue {
     uint64_t emulated;      /* commands QEMU executed for it (no host) */
 } CmdqvQueue;
 
+typedef struct CmdqvVintf {
+    uint32_t config;
+    uint32_t sid_match[CMDQV_NR_SIDS];
+    uint32_t sid_replace[CMDQV_NR_SIDS];
+} CmdqvVintf;
+
 struct Tegra241Cmdqv {
     SMMUv3State *smmu;
     MemoryRegion window;
@@ -130,12 +137,18 @@ struct Tegra241Cmdqv {
     qemu_irq irq;
     unsigned nr;            /* guest logical queues, 0: CMDQV off */
 
+    /*
+     * The host's view (accel=off, cmdqv-vintfs=N): N VINTFs, HYP_OWN
+     * writable; VINTF v's logical queue i is queue slot v * nr + i.
+     * Otherwise one guest-owned VINTF, slot = logical index.
+     */
+    bool host_view;
+    unsigned vintfs;
+
     uint32_t config;
     uint32_t vintf_int_mask[2];
     uint32_t alloc_map[TEGRA241_CMDQV_MAX_QUEUES];
-    uint32_t vintf_config;
-    uint32_t sid_match[CMDQV_NR_SIDS];
-    uint32_t sid_replace[CMDQV_NR_SIDS];
+    CmdqvVintf vintf[TEGRA241_CMDQV_MAX_VINTFS];
     CmdqvQueue q[TEGRA241_CMDQV_MAX_QUEUES];
 
     /* Host side, while a vIOMMU exists */
@@ -159,9 +172,15 @@ static bool cmdqv_enabled(Tegra241Cmdqv *c)
     return FIELD_EX32(c->config, CONFIG, CMDQV_EN);
 }
 
+static bool vintf_en(Tegra241Cmdqv *c, unsigned v)
+{
+    return FIELD_EX32(c->vintf[v].config, VINTF0_CONFIG, ENABLE);
+}
+
+/* VINTF0 (the only one an accelerated SMMU has) */
 static bool vintf_enabled(Tegra241Cmdqv *c)
 {
-    return FIELD_EX32(c->vintf_config, VINTF0_CONFIG, ENABLE);
+    return vintf_en(c, 0);
 }
 
 static bool queues_run(Tegra241Cmdqv *c)
@@ -169,22 +188,46 @@ static bool queues_run(Tegra241Cmdqv *c)
     return cmdqv_enabled(c) && vintf_enabled(c);
 }
 
-/* The logical queue of global VCMDQ @q in VINTF0, or -1 */
+/* Global VCMDQs, each a logical queue of some VINTF */
+static unsigned nr_global(Tegra241Cmdqv *c)
+{
+    return c->vintfs * c->nr;
+}
+
+/* The VINTF of queue slot @l */
+static unsigned slot_vintf(Tegra241Cmdqv *c, unsigned l)
+{
+    return l / c->nr;
+}
+
+static bool slot_runs(Tegra241Cmdqv *c, unsigned l)
+{
+    return cmdqv_enabled(c) && vintf_en(c, slot_vintf(c, l));
+}
+
+static bool slot_hyp_own(Tegra241Cmdqv *c, unsigned l)
+{
+    return FIELD_EX32(c->vintf[slot_vintf(c, l)].config, VINTF0_CONFIG,
+                      HYP_OWN);
+}
+
+/* The queue slot global VCMDQ @q is allocated to, or -1 */
 static int global_to_logical(Tegra241Cmdqv *c, unsigned q)
 {
     uint32_t map = c->alloc_map[q];
 
     if (!FIELD_EX32(map, CMDQ_ALLOC_MAP, ALLOCATED) ||
-        FIELD_EX32(map, CMDQ_ALLOC_MAP, VINTF) != 0 ||
+        FIELD_EX32(map, CMDQ_ALLOC_MAP, VINTF) >= c->vintfs ||
         FIELD_EX32(map, CMDQ_ALLOC_MAP, LVCMDQ) >= c->nr) {
         return -1;
     }
-    return FIELD_EX32(map, CMDQ_ALLOC_MAP, LVCMDQ);
+    return FIELD_EX32(map, CMDQ_ALLOC_MAP, VINTF) * c->nr +
+           FIELD_EX32(map, CMDQ_ALLOC_MAP, LVCMDQ);
 }
 
 static bool logical_allocated(Tegra241Cmdqv *c, unsigned l)
 {
-    for (unsigned q = 0; q < c->nr; q++) {
+    for (unsigned q = 0; q < nr_global(c); q++) {
         if (global_to_logical(c, q) == l) {
             return true;
         }
@@ -239,16 +282,22 @@ static bool queue_in_error(Tegra241Cmdqv *c, unsigned l)
     return queue_error_active(gerror, gerrorn);
 }
 
-static uint64_t lvcmdq_err_map(Tegra241Cmdqv *c, unsigned m)
+/* LVCMDQ_ERR_MAP word @m of VINTF @v */
+static uint64_t lvcmdq_err_map(Tegra241Cmdqv *c, unsigned v, unsigned m)
 {
     uint64_t map = 0;
 
-    for (unsigned l = m * 64; l < c->nr && l < (m + 1) * 64; l++) {
-        if (queue_in_error(c, l)) {
-            map |= 1ULL << (l % 64);
+    for (unsigned i = m * 64; i < c->nr && i < (m + 1) * 64; i++) {
+        if (queue_in_error(c, v * c->nr + i)) {
+            map |= 1ULL << (i % 64);
         }
     }
     return map;
+}
+
+static bool vintf_in_error(Tegra241Cmdqv *c, unsigned v)
+{
+    return lvcmdq_err_map(c, v, 0) || lvcmdq_err_map(c, v, 1);
 }
 
 /* ---- mapper ops ----------------------------------------------------------- */
@@ -542,7 +591,7 @@ static bool emu_en_ok(Tegra241Cmdqv *c, unsigned l)
 {
     CmdqvQueue *q = &c->q[l];
 
-    return queues_run(c) && logical_allocated(c, l) &&
+    return slot_runs(c, l) && logical_allocated(c, l) &&
            FIELD_EX32(q->config, VCMDQ_CONFIG, CMDQ_EN) &&
            (q->base & VCMDQ_BASE_ADDR_MASK) && !q->base_bad;
 }
@@ -555,17 +604,73 @@ static void emu_queue_error(Tegra241Cmdqv *c, unsigned l, unsigned err)
     q->cons = FIELD_DP32(q->cons, VCMDQ_CONS_INDX, ERR, err);
     q->gerror ^= R_VCMDQ_GERROR_CMDQ_ERR_MASK;
     trace_tegra241_cmdqv_emu_error(l, q->cons, err);
-    if (!(c->vintf_int_mask[0] & 1)) {
+    if (!(c->vintf_int_mask[slot_vintf(c, l) / 32] &
+          (1u << (slot_vintf(c, l) % 32)))) {
         c->irqs++;
         qemu_irq_pulse(c->irq);
     }
 }
 
 /*
- * Execute a legal command of logical queue @l: on QEMU's emulated SMMU
- * (accel=off), a TLB invalidation goes to its own TLB and notifiers; with
- * accel=on and no vIOMMU nothing holds a translation, and none is needed.
- * ATC_INV: no ATS is offered with accel=off. False: the queue stopped.
+ * Is @cmd legal on queue slot @l? A hypervisor-owned VINTF takes every SMMU
+ * command, but a CMD_SYNC asking for an interrupt (*chosen*: a VCMDQ has
+ * none; Linux polls it with CS=NONE); a guest-owned one takes what Linux's
+ * tegra241_guest_vcmdq_supports_cmd() sends it: TLBI_NH_ASID, TLBI_NH_VA,
+ * ATC_INV, and CMD_SYNC with CS=NONE.
+ */
+static bool emu_cmd_legal(Tegra241Cmdqv *c, unsigned l, Cmd *cmd)
+{
+    unsigned op = CMD_TYPE(cmd);
+
+    if (op == SMMU_CMD_SYNC) {
+        return slot_hyp_own(c, l) ? CMD_SYNC_CS(cmd) != CMD_SYNC_SIG_IRQ
+                                  : CMD_SYNC_CS(cmd) == CMD_SYNC_SIG_NONE;
+    }
+    return slot_hyp_own(c, l) || op == SMMU_CMD_TLBI_NH_ASID ||
+           op == SMMU_CMD_TLBI_NH_VA || op == SMMU_CMD_ATC_INV;
+}
+
+/*
+ * What the hardware does to a guest-owned VINTF's command in the host's
+ * view: the VINTF's VMID goes into a TLB invalidation, and an ATC_INV's
+ * StreamID is replaced through SID_MATCH/SID_REPLACE; false (an illegal
+ * command) when no slot matches. In the guest's view the guest's SID
+ * registers are only remembered (the host's vDEVICEs give the mapping), and
+ * the command goes to the SMMU as the guest wrote it.
+ */
+static bool emu_cmd_translate(Tegra241Cmdqv *c, unsigned l, Cmd *cmd)
+{
+    CmdqvVintf *vi = &c->vintf[slot_vintf(c, l)];
+
+    if (!c->host_view || slot_hyp_own(c, l)) {
+        return true;
+    }
+    switch (CMD_TYPE(cmd)) {
+    case SMMU_CMD_TLBI_NH_ASID:
+    case SMMU_CMD_TLBI_NH_VA:
+        cmd->word[1] = deposit32(cmd->word[1], 0, 16,
+                                 FIELD_EX32(vi->config, VINTF0_CONFIG, VMID));
+        return true;
+    case SMMU_CMD_ATC_INV:
+        for (unsigned i = 0; i < CMDQV_NR_SIDS; i++) {
+            if (FIELD_EX32(vi->sid_match[i], VINTF0_SID_MATCH, ENABLE) &&
+                FIELD_EX32(vi->sid_match[i], VINTF0_SID_MATCH, VIRT_SID) ==
+                CMD_SID(cmd)) {
+                cmd->word[1] = vi->sid_replace[i];
+                return true;
+            }
+        }
+        return false;
+    default:
+        return true;
+    }
+}
+
+/*
+ * Execute a legal command of queue slot @l on QEMU's emulated SMMU
+ * (accel=off): the SMMU's own command implementation, its TLB, configuration
+ * cache and notifiers. With accel=on and no vIOMMU nothing holds a
+ * translation, and nothing is to be done. False: the queue stopped.
  */
 static bool emu_execute(Tegra241Cmdqv *c, unsigned l, uint32_t idx,
                         Cmd *cmd)
@@ -573,16 +678,15 @@ static bool emu_execute(Tegra241Cmdqv *c, unsigned l, uint32_t idx,
     SMMUv3State *s = c->smmu;
     SMMUCmdError err;
 
-    if (s->accel || (CMD_TYPE(cmd) != SMMU_CMD_TLBI_NH_ASID &&
-                     CMD_TYPE(cmd) != SMMU_CMD_TLBI_NH_VA)) {
+    if (s->accel) {
         return true;
     }
     qemu_mutex_lock(&s->mutex);
-    err = smmuv3_cmd_tlbi_nh(s, cmd);
+    err = smmuv3_cmd_exec(s, cmd);
     qemu_mutex_unlock(&s->mutex);
     if (err != SMMU_CERROR_NONE) {
-        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: logical queue %u: "
-                      "command 0x%x at index %u failed on the SMMU: %d\n",
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: queue %u: command "
+                      "0x%x at index %u failed on the SMMU: %d\n",
                       l, CMD_TYPE(cmd), idx, err);
         emu_queue_error(c, l, err);
         return false;
@@ -591,10 +695,9 @@ static bool emu_execute(Tegra241Cmdqv *c, unsigned l, uint32_t idx,
 }
 
 /*
- * Consume the ring from CONS to PROD as a guest-owned VINTF's queue does
- * (cmdqv-hw.md; Linux's tegra241_guest_vcmdq_supports_cmd()): TLBI_NH_ASID,
- * TLBI_NH_VA and ATC_INV, each with nothing left to invalidate, and
- * CMD_SYNC with CS=NONE. Anything else is an illegal command.
+ * Consume the ring of queue slot @l from CONS to PROD as the hardware does
+ * (cmdqv-hw.md): each command checked against its VINTF's ownership,
+ * translated, executed; an illegal one stops the queue at it.
  */
 static void emu_consume(Tegra241Cmdqv *c, unsigned l)
 {
@@ -611,7 +714,6 @@ static void emu_consume(Tegra241Cmdqv *c, unsigned l)
            !((q->gerror ^ q->gerrorn) & R_VCMDQ_GERROR_CMDQ_ERR_MASK)) {
         uint32_t idx = q->cons & ((1u << log2size) - 1);
         Cmd cmd;
-        unsigned op;
 
         if (address_space_read(&address_space_memory, ring + idx * 16,
                                MEMTXATTRS_UNSPECIFIED, &cmd, sizeof(cmd))) {
@@ -621,13 +723,12 @@ static void emu_consume(Tegra241Cmdqv *c, unsigned l)
         for (int w = 0; w < ARRAY_SIZE(cmd.word); w++) {
             cmd.word[w] = le32_to_cpu(cmd.word[w]);
         }
-        op = CMD_TYPE(&cmd);
-        if (op != SMMU_CMD_TLBI_NH_ASID && op != SMMU_CMD_TLBI_NH_VA &&
-            op != SMMU_CMD_ATC_INV &&
-            (op != SMMU_CMD_SYNC || CMD_SYNC_CS(&cmd) != CMD_SYNC_SIG_NONE)) {
-            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: logical queue "
-                          "%u: command 0x%x at index %u is illegal in a "
-                          "guest VINTF\n", l, op, idx);
+        if (!emu_cmd_legal(c, l, &cmd) || !emu_cmd_translate(c, l, &cmd)) {
+            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: queue %u: "
+                          "command 0x%x at index %u is illegal in a %s "
+                          "VINTF\n", l, CMD_TYPE(&cmd), idx,
+                          slot_hyp_own(c, l) ? "hypervisor-owned"
+                                             : "guest-owned");
             emu_queue_error(c, l, SMMU_CERROR_ILL);
             break;
         }
@@ -850,32 +951,74 @@ static void queue_page1_write(Tegra241Cmdqv *c, unsigned l, unsigned reg,
 
 /* ---- config page ---------------------------------------------------------- */
 
+/* VINTF(@v)'s register @r of a config-page offset, as VINTF0's offset */
+static bool vintf_reg(Tegra241Cmdqv *c, hwaddr off, unsigned *v, hwaddr *r)
+{
+    if (off < A_VINTF0_CONFIG ||
+        off >= A_VINTF0_CONFIG + c->vintfs * CMDQV_VINTF_STRIDE) {
+        return false;
+    }
+    *v = (off - A_VINTF0_CONFIG) / CMDQV_VINTF_STRIDE;
+    *r = A_VINTF0_CONFIG + (off - A_VINTF0_CONFIG) % CMDQV_VINTF_STRIDE;
+    return true;
+}
+
+static uint32_t vintf_read(Tegra241Cmdqv *c, unsigned v, hwaddr r)
+{
+    CmdqvVintf *vi = &c->vintf[v];
+
+    switch (r) {
+    case A_VINTF0_CONFIG:
+        return vi->config;
+    case A_VINTF0_STATUS:
+        return FIELD_DP32(0, VINTF0_STATUS, ENABLE_OK, vintf_en(c, v));
+    case A_VINTF0_SID_MATCH ... A_VINTF0_SID_MATCH + 4 * 15:
+        return vi->sid_match[(r - A_VINTF0_SID_MATCH) / 4];
+    case A_VINTF0_SID_REPLACE ... A_VINTF0_SID_REPLACE + 4 * 15:
+        return vi->sid_replace[(r - A_VINTF0_SID_REPLACE) / 4];
+    case A_VINTF0_LVCMDQ_ERR_MAP ... A_VINTF0_LVCMDQ_ERR_MAP + 0xc:
+        return lvcmdq_err_map(c, v, (r - A_VINTF0_LVCMDQ_ERR_MAP) / 8) >>
+               ((r & 4) ? 32 : 0);
+    }
+    qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: read of reserved VINTF%u "
+                  "offset 0x%" HWADDR_PRIx "\n", v, r - A_VINTF0_CONFIG);
+    return 0;
+}
+
 static uint32_t config_read(Tegra241Cmdqv *c, hwaddr off)
 {
     uint32_t v = 0;
+    unsigned vi;
+    hwaddr r;
 
     switch (off) {
     case A_CONFIG:
         return c->config;
     case A_PARAM:
         v = FIELD_DP32(v, PARAM, VER, CMDQV_VERSION);
-        v = FIELD_DP32(v, PARAM, NUM_VCMDQ_LOG2, ctz32(c->nr));
-        v = FIELD_DP32(v, PARAM, NUM_VINTF_LOG2, 0);
+        v = FIELD_DP32(v, PARAM, NUM_VCMDQ_LOG2, ctz32(nr_global(c)));
+        v = FIELD_DP32(v, PARAM, NUM_VINTF_LOG2, ctz32(c->vintfs));
         v = FIELD_DP32(v, PARAM, NUM_SID_PER_VINTF_LOG2, 4);
         return v;
     case A_STATUS:
         return FIELD_DP32(0, STATUS, CMDQV_ENABLED, cmdqv_enabled(c));
     case A_VINTF_ERR_MAP:
-        return lvcmdq_err_map(c, 0) || lvcmdq_err_map(c, 1);
     case A_VINTF_ERR_MAP + 4:
-        return 0;
+        for (unsigned i = 0; i < 32; i++) {
+            unsigned n = (off - A_VINTF_ERR_MAP) / 4 * 32 + i;
+
+            if (n < c->vintfs && vintf_in_error(c, n)) {
+                v |= 1u << i;
+            }
+        }
+        return v;
     case A_VINTF_INT_MASK:
     case A_VINTF_INT_MASK + 4:
         return c->vintf_int_mask[(off - A_VINTF_INT_MASK) / 4];
     case A_CMDQ_ERR_MAP ... A_CMDQ_ERR_MAP + 0xc:
         for (unsigned i = 0; i < 32; i++) {
             unsigned q = (off - A_CMDQ_ERR_MAP) / 4 * 32 + i;
-            int l = q < c->nr ? global_to_logical(c, q) : -1;
+            int l = q < nr_global(c) ? global_to_logical(c, q) : -1;
 
             if (l >= 0 && queue_in_error(c, l)) {
                 v |= 1u << i;
@@ -883,22 +1026,14 @@ static uint32_t config_read(Tegra241Cmdqv *c, hwaddr off)
         }
         return v;
     case A_CMDQ_ALLOC_MAP ... A_CMDQ_ALLOC_MAP + 4 * 127:
-        if ((off - A_CMDQ_ALLOC_MAP) / 4 < c->nr) {
+        if ((off - A_CMDQ_ALLOC_MAP) / 4 < nr_global(c)) {
             return c->alloc_map[(off - A_CMDQ_ALLOC_MAP) / 4];
         }
         break;
-    case A_VINTF0_CONFIG:
-        return c->vintf_config;
-    case A_VINTF0_STATUS:
-        return FIELD_DP32(0, VINTF0_STATUS, ENABLE_OK, vintf_enabled(c));
-    case A_VINTF0_SID_MATCH ... A_VINTF0_SID_MATCH + 4 * 15:
-        return c->sid_match[(off - A_VINTF0_SID_MATCH) / 4];
-    case A_VINTF0_SID_REPLACE ... A_VINTF0_SID_REPLACE + 4 * 15:
-        return c->sid_replace[(off - A_VINTF0_SID_REPLACE) / 4];
-    case A_VINTF0_LVCMDQ_ERR_MAP ... A_VINTF0_LVCMDQ_ERR_MAP + 0xc:
-        return lvcmdq_err_map(c, (off - A_VINTF0_LVCMDQ_ERR_MAP) / 8) >>
-               ((off & 4) ? 32 : 0);
     default:
+        if (vintf_reg(c, off, &vi, &r)) {
+            return vintf_read(c, vi, r);
+        }
         break;
     }
     qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: read of reserved config "
@@ -906,11 +1041,69 @@ static uint32_t config_read(Tegra241Cmdqv *c, hwaddr off)
     return 0;
 }
 
+/* QEMU's queues of VINTF @v (all, with -1) catch up after an enable */
+static void emu_consume_vintf(Tegra241Cmdqv *c, int v)
+{
+    for (unsigned l = 0; l < nr_global(c); l++) {
+        if ((v < 0 || slot_vintf(c, l) == v) && emu_queue(c, l) &&
+            host_index(c, l) < 0) {
+            emu_consume(c, l);
+        }
+    }
+}
+
+static void vintf_write(Tegra241Cmdqv *c, unsigned v, hwaddr r, uint32_t val)
+{
+    CmdqvVintf *vi = &c->vintf[v];
+    bool ran = queues_run(c);
+
+    switch (r) {
+    case A_VINTF0_CONFIG:
+        if (FIELD_EX32(val, VINTF0_CONFIG, HYP_OWN) && !c->host_view) {
+            /* A guest never owns the hypervisor's commands: reads 0 */
+            val = FIELD_DP32(val, VINTF0_CONFIG, HYP_OWN, 0);
+        }
+        vi->config = val & (R_VINTF0_CONFIG_ENABLE_MASK |
+                            R_VINTF0_CONFIG_VMID_MASK |
+                            R_VINTF0_CONFIG_HYP_OWN_MASK);
+        trace_tegra241_cmdqv_vintf_config(v, vi->config);
+        if (v == 0) {
+            cmdqv_run_changed(c, ran, queues_run(c));
+            if (c->mapper) {
+                cmdqv_mapper_set_vintf_enabled(c->mapper, vintf_enabled(c));
+            }
+            if (!ran && queues_run(c)) {
+                cmdqv_sync(c);
+                cmdqv_restart_queues(c);
+            }
+        }
+        emu_consume_vintf(c, v);
+        return;
+    case A_VINTF0_SID_MATCH ... A_VINTF0_SID_MATCH + 4 * 15:
+        /* The guest's view: remembered only (the host's vDEVICEs map) */
+        vi->sid_match[(r - A_VINTF0_SID_MATCH) / 4] = val;
+        return;
+    case A_VINTF0_SID_REPLACE ... A_VINTF0_SID_REPLACE + 4 * 15:
+        vi->sid_replace[(r - A_VINTF0_SID_REPLACE) / 4] = val;
+        return;
+    case A_VINTF0_STATUS:
+    case A_VINTF0_LVCMDQ_ERR_MAP ... A_VINTF0_LVCMDQ_ERR_MAP + 0xc:
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write 0x%x to "
+                      "read-only VINTF%u offset 0x%" HWADDR_PRIx "\n", val, v,
+                      r - A_VINTF0_CONFIG);
+        return;
+    }
+    qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write 0x%x to reserved "
+                  "VINTF%u offset 0x%" HWADDR_PRIx "\n", val, v,
+                  r - A_VINTF0_CONFIG);
+}
+
 static void config_write(Tegra241Cmdqv *c, hwaddr off, uint32_t v)
 {
     bool ran = queues_run(c);
-    unsigned q;
+    unsigned q, vi;
     int old_l, new_l;
+    hwaddr r;
 
     switch (off) {
     case A_CONFIG:
@@ -924,6 +1117,7 @@ static void config_write(Tegra241Cmdqv *c, hwaddr off, uint32_t v)
             cmdqv_sync(c);
             cmdqv_restart_queues(c);
         }
+        emu_consume_vintf(c, -1);
         return;
     case A_VINTF_INT_MASK:
     case A_VINTF_INT_MASK + 4:
@@ -931,19 +1125,21 @@ static void config_write(Tegra241Cmdqv *c, hwaddr off, uint32_t v)
         return;
     case A_CMDQ_ALLOC_MAP ... A_CMDQ_ALLOC_MAP + 4 * 127:
         q = (off - A_CMDQ_ALLOC_MAP) / 4;
-        if (q >= c->nr) {
+        if (q >= nr_global(c)) {
             break;
         }
         if (FIELD_EX32(v, CMDQ_ALLOC_MAP, ALLOCATED) &&
-            (FIELD_EX32(v, CMDQ_ALLOC_MAP, VINTF) != 0 ||
+            (FIELD_EX32(v, CMDQ_ALLOC_MAP, VINTF) >= c->vintfs ||
              FIELD_EX32(v, CMDQ_ALLOC_MAP, LVCMDQ) >= c->nr)) {
             qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: CMDQ_ALLOC_MAP(%u)"
-                          " = 0x%x names a VINTF or logical queue this VM does "
-                          "not have\n", q, v);
+                          " = 0x%x names a VINTF or logical queue this %s "
+                          "does not have\n", q, v,
+                          c->host_view ? "CMDQV" : "VM");
             v = FIELD_DP32(v, CMDQ_ALLOC_MAP, ALLOCATED, 0);
         }
         old_l = global_to_logical(c, q);
         new_l = FIELD_EX32(v, CMDQ_ALLOC_MAP, ALLOCATED) ?
+                FIELD_EX32(v, CMDQ_ALLOC_MAP, VINTF) * c->nr +
                 FIELD_EX32(v, CMDQ_ALLOC_MAP, LVCMDQ) : -1;
         if (new_l >= 0 && new_l != old_l && logical_allocated(c, new_l)) {
             qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: CMDQ_ALLOC_MAP(%u):"
@@ -964,41 +1160,19 @@ static void config_write(Tegra241Cmdqv *c, hwaddr off, uint32_t v)
             }
         }
         return;
-    case A_VINTF0_CONFIG:
-        if (FIELD_EX32(v, VINTF0_CONFIG, HYP_OWN)) {
-            /* A guest never owns the hypervisor's commands: reads 0 */
-            v = FIELD_DP32(v, VINTF0_CONFIG, HYP_OWN, 0);
-        }
-        c->vintf_config = v & (R_VINTF0_CONFIG_ENABLE_MASK |
-                               R_VINTF0_CONFIG_VMID_MASK);
-        trace_tegra241_cmdqv_enable("vintf0", vintf_enabled(c));
-        cmdqv_run_changed(c, ran, queues_run(c));
-        if (c->mapper) {
-            cmdqv_mapper_set_vintf_enabled(c->mapper, vintf_enabled(c));
-        }
-        if (!ran && queues_run(c)) {
-            cmdqv_sync(c);
-            cmdqv_restart_queues(c);
-        }
-        return;
-    case A_VINTF0_SID_MATCH ... A_VINTF0_SID_MATCH + 4 * 15:
-        /* Remembered only: the host's vDEVICEs give the real mapping */
-        c->sid_match[(off - A_VINTF0_SID_MATCH) / 4] = v;
-        return;
-    case A_VINTF0_SID_REPLACE ... A_VINTF0_SID_REPLACE + 4 * 15:
-        c->sid_replace[(off - A_VINTF0_SID_REPLACE) / 4] = v;
-        return;
     case A_PARAM:
     case A_STATUS:
     case A_VINTF_ERR_MAP:
     case A_VINTF_ERR_MAP + 4:
     case A_CMDQ_ERR_MAP ... A_CMDQ_ERR_MAP + 0xc:
-    case A_VINTF0_STATUS:
-    case A_VINTF0_LVCMDQ_ERR_MAP ... A_VINTF0_LVCMDQ_ERR_MAP + 0xc:
         qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write 0x%x to "
                       "read-only config offset 0x%" HWADDR_PRIx "\n", v, off);
         return;
     default:
+        if (vintf_reg(c, off, &vi, &r)) {
+            vintf_write(c, vi, r, v);
+            return;
+        }
         break;
     }
     qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: write 0x%x to reserved "
@@ -1007,53 +1181,66 @@ static void config_write(Tegra241Cmdqv *c, hwaddr off, uint32_t v)
 
 /* ---- the window ------------------------------------------------------------ */
 
-/* The logical queue and register of a queue-page access, or false */
-static bool decode_queue(Tegra241Cmdqv *c, hwaddr off, bool global,
-                         unsigned *l, unsigned *reg)
+/*
+ * The queue slot, page and register of a queue-page access, or false: the
+ * global pages number the VCMDQs (CMDQ_ALLOC_MAP gives the slot), VINTF v's
+ * pages at 0x30000 + 0x20000 * v its logical queues.
+ */
+static bool decode_queue(Tegra241Cmdqv *c, hwaddr off, unsigned *l,
+                         bool *page1, unsigned *reg)
 {
     unsigned idx = (off % CMDQV_PAGE_SIZE) / CMDQV_QUEUE_STRIDE;
-    int lq = idx;
+    int lq;
 
     *reg = off % CMDQV_QUEUE_STRIDE;
-    if (idx >= c->nr) {
-        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: access to queue %u "
-                      "of %u at window offset 0x%" HWADDR_PRIx "\n", idx,
-                      c->nr, off);
-        return false;
-    }
-    if (global) {
+    if (off < CMDQV_VINTF0_PAGE0) {
+        *page1 = off >= CMDQV_GLOBAL_PAGE1;
+        if (idx >= nr_global(c)) {
+            qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: access to global "
+                          "VCMDQ %u of %u at window offset 0x%" HWADDR_PRIx
+                          "\n", idx, nr_global(c), off);
+            return false;
+        }
         lq = global_to_logical(c, idx);
         if (lq < 0) {
             qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: access to global "
-                          "VCMDQ %u, not allocated to VINTF0\n", idx);
+                          "VCMDQ %u, not allocated to a VINTF\n", idx);
             return false;
         }
+        *l = lq;
+        return true;
     }
-    *l = lq;
+    *page1 = (off - CMDQV_VINTF0_PAGE0) % (2 * CMDQV_PAGE_SIZE) >=
+             CMDQV_PAGE_SIZE;
+    if (idx >= c->nr) {
+        qemu_log_mask(LOG_GUEST_ERROR, "tegra241-cmdqv: access to logical "
+                      "queue %u of %u at window offset 0x%" HWADDR_PRIx "\n",
+                      idx, c->nr, off);
+        return false;
+    }
+    *l = (off - CMDQV_VINTF0_PAGE0) / (2 * CMDQV_PAGE_SIZE) * c->nr + idx;
     return true;
 }
 
 static uint32_t cmdqv_read32(Tegra241Cmdqv *c, hwaddr off)
 {
     unsigned l, reg;
+    bool page1;
 
     if (off < CMDQV_GLOBAL_PAGE0) {
         return config_read(c, off);
     }
-    if (!decode_queue(c, off, off < CMDQV_VINTF0_PAGE0, &l, &reg)) {
+    if (!decode_queue(c, off, &l, &page1, &reg)) {
         return 0;
     }
-    if (off < CMDQV_GLOBAL_PAGE1 ||
-        (off >= CMDQV_VINTF0_PAGE0 && off < CMDQV_VINTF0_PAGE1)) {
-        return queue_page0_read(c, l, reg);
-    }
-    return queue_page1_read(c, l, reg);
+    return page1 ? queue_page1_read(c, l, reg) : queue_page0_read(c, l, reg);
 }
 
 static void cmdqv_write(Tegra241Cmdqv *c, hwaddr off, uint64_t v,
                         unsigned size)
 {
     unsigned l, reg;
+    bool page1;
 
     if (off < CMDQV_GLOBAL_PAGE0) {
         config_write(c, off, v);
@@ -1062,18 +1249,17 @@ static void cmdqv_write(Tegra241Cmdqv *c, hwaddr off, uint64_t v,
         }
         return;
     }
-    if (!decode_queue(c, off, off < CMDQV_VINTF0_PAGE0, &l, &reg)) {
+    if (!decode_queue(c, off, &l, &page1, &reg)) {
         return;
     }
-    if (off < CMDQV_GLOBAL_PAGE1 ||
-        (off >= CMDQV_VINTF0_PAGE0 && off < CMDQV_VINTF0_PAGE1)) {
-        queue_page0_write(c, l, reg, v);
-        if (size == 8) {
-            queue_page0_write(c, l, reg + 4, v >> 32);
-        }
+    if (page1) {
+        queue_page1_write(c, l, reg, v, size);
         return;
     }
-    queue_page1_write(c, l, reg, v, size);
+    queue_page0_write(c, l, reg, v);
+    if (size == 8) {
+        queue_page0_write(c, l, reg + 4, v >> 32);
+    }
 }
 
 static MemTxResult cmdqv_mmio_read(void *opaque, hwaddr off, uint64_t *data,
@@ -1395,8 +1581,11 @@ Tegra241Cmdqv *tegra241_cmdqv_new(SMMUv3State *s)
 
     c->smmu = s;
     c->veventq_fd = -1;
+    c->host_view = s->cmdqv_vintfs > 0;
+    c->vintfs = MAX(s->cmdqv_vintfs, 1);
     memory_region_init_io(&c->window, OBJECT(s), &cmdqv_mmio_ops, c,
-                          "tegra241-cmdqv", TEGRA241_CMDQV_WINDOW_SIZE);
+                          "tegra241-cmdqv",
+                          TEGRA241_CMDQV_WINDOW_SIZE(c->vintfs));
     sysbus_init_mmio(sbd, &c->window);
     sysbus_init_irq(sbd, &c->irq);
     return c;
@@ -1404,7 +1593,7 @@ Tegra241Cmdqv *tegra241_cmdqv_new(SMMUv3State *s)
 
 void tegra241_cmdqv_set_nr_queues(Tegra241Cmdqv *c, unsigned nr)
 {
-    assert(nr <= TEGRA241_CMDQV_MAX_QUEUES && !c->mapper);
+    assert(nr * c->vintfs <= TEGRA241_CMDQV_MAX_QUEUES && !c->mapper);
     c->nr = nr;
 }
 
@@ -1414,11 +1603,9 @@ void tegra241_cmdqv_reset(Tegra241Cmdqv *c)
         cmdqv_mapper_reset(c->mapper);  /* host queues destroyed, top down */
     }
     c->config = 0;
-    c->vintf_config = 0;
     memset(c->vintf_int_mask, 0, sizeof(c->vintf_int_mask));
     memset(c->alloc_map, 0, sizeof(c->alloc_map));
-    memset(c->sid_match, 0, sizeof(c->sid_match));
-    memset(c->sid_replace, 0, sizeof(c->sid_replace));
+    memset(c->vintf, 0, sizeof(c->vintf));
     for (unsigned l = 0; l < TEGRA241_CMDQV_MAX_QUEUES; l++) {
         uint64_t traps = c->q[l].traps, emulated = c->q[l].emulated;
 

@@ -11,8 +11,10 @@
 #include "hw/arm/smmuv3.h"
 #include "system/iommufd.h"
 
-#define TEGRA241_CMDQV_WINDOW_SIZE  0x50000
+/* Config page, global VCMDQ pages 0 and 1, then two pages per VINTF */
+#define TEGRA241_CMDQV_WINDOW_SIZE(vintfs)  (0x30000 + (vintfs) * 0x20000)
 #define TEGRA241_CMDQV_MAX_QUEUES   128
+#define TEGRA241_CMDQV_MAX_VINTFS   64
 
 typedef struct Tegra241Cmdqv Tegra241Cmdqv;
 

@@ -206,15 +206,17 @@ static inline QDict *cg_unplug(CmdqvGuest *g)
 }
 
 /*
- * QEMU's emulated SMMUv3 with CMDQV (accel=off,cmdqv=on), no host: @opts
- * more options or NULL. Rings of 4096 entries (64K apart in G_RING).
+ * QEMU's emulated SMMUv3 with CMDQV (accel=off,cmdqv=on), no host: @props
+ * more SMMU properties (",..." or ""), @opts more options or NULL. Rings of
+ * 4096 entries (64K apart in G_RING).
  */
-static inline void cg_start_emulated(CmdqvGuest *g, const char *opts)
+static inline void cg_start_emulated(CmdqvGuest *g, const char *props,
+                                     const char *opts)
 {
     g_autofree char *args = g_strdup_printf(
         "-M virt -display none -nodefaults "
-        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,cmdqv=on %s",
-        opts ? opts : "");
+        "-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,cmdqv=on%s %s",
+        props, opts ? opts : "");
 
     memset(g, 0, sizeof(*g));
     g->qts = qtest_init(args);

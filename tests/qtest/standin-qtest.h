@@ -278,12 +278,17 @@ static inline void standin_assert_clean_exit(StandinHost *h)
     qobject_unref(d);
 }
 
-/* The guest-physical base of the first memory region named @name. */
-static inline uint64_t qtest_mtree_base(QTestState *qts, const char *name)
+/*
+ * The guest-physical range of the first memory region named @name in
+ * "info mtree" ("base-last (prio N, type): name"): its base, *@size.
+ */
+static inline uint64_t qtest_mtree_range(QTestState *qts, const char *name,
+                                         uint64_t *size)
 {
     g_autofree char *mtree = qtest_hmp(qts, "info mtree");
     g_autofree char *pat = g_strdup_printf("): %s\r", name);
-    char *p = strstr(mtree, pat), *line;
+    char *p = strstr(mtree, pat), *line, *end;
+    uint64_t base;
 
     if (!p) {
         g_free(pat);
@@ -294,7 +299,26 @@ static inline uint64_t qtest_mtree_base(QTestState *qts, const char *name)
     for (line = p; line > mtree && line[-1] != '\n'; line--) {
         ;
     }
-    return g_ascii_strtoull(line + strspn(line, " "), NULL, 16);
+    base = g_ascii_strtoull(line + strspn(line, " "), &end, 16);
+    if (size) {
+        g_assert_cmpint(*end, ==, '-');
+        *size = g_ascii_strtoull(end + 1, NULL, 16) - base + 1;
+    }
+    return base;
+}
+
+/* The guest-physical base of the first memory region named @name. */
+static inline uint64_t qtest_mtree_base(QTestState *qts, const char *name)
+{
+    return qtest_mtree_range(qts, name, NULL);
+}
+
+static inline uint64_t qtest_mtree_size(QTestState *qts, const char *name)
+{
+    uint64_t size;
+
+    qtest_mtree_range(qts, name, &size);
+    return size;
 }
 
 #endif /* TESTS_QTEST_STANDIN_QTEST_H */

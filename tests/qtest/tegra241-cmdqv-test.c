@@ -1139,7 +1139,7 @@ static void test_emulated_linux_sequence(void)
     g_autofree char *log = NULL;
     g_autofree char *opts = emu_trace_opts(&log);
 
-    cg_start_emulated(&g, opts);
+    cg_start_emulated(&g, "", opts);
     check_emulated_view(&g, 0, 0);
     cg_linux_init_checked(&g);
     g_assert_cmpuint(g.nr, ==, 2);
@@ -1166,7 +1166,7 @@ static void test_emulated_illegal_command(void)
     g_autofree char *opts = emu_trace_opts(&log);
     uint32_t cons, gerror, bad;
 
-    cg_start_emulated(&g, opts);
+    cg_start_emulated(&g, "", opts);
     cg_linux_init_checked(&g);
     cg_cmd(&g, 1, CMD_TLBI_NH_ASID(7), 0);
     bad = g.prod[1];
@@ -1199,7 +1199,7 @@ static void test_emulated_reset(void)
 {
     CmdqvGuest g;
 
-    cg_start_emulated(&g, NULL);
+    cg_start_emulated(&g, "", NULL);
     cg_linux_init_checked(&g);
     cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(1));
     qtest_system_reset(g.qts);
@@ -1221,7 +1221,7 @@ static void test_emulated_acpi_dsdt_device(void)
         g_test_skip("iasl (acpica-tools) not installed");
         return;
     }
-    cg_start_emulated(&g, NULL);
+    cg_start_emulated(&g, "", NULL);
     check_acpi_dsdt_device(&g);
     cg_stop(&g);
 }
@@ -1481,6 +1481,145 @@ static void test_handover_reset_with_error(void)
     cg_stop(&g);
 }
 
+/* ---- the host's view: several VINTFs, HYP_OWN, SIDs and VMIDs ----------- */
+
+#define HV_P0(v, l)     (0x30000 + 0x20000 * (v) + 0x80 * (l))
+#define HV_P1(v, l)     (HV_P0(v, l) + 0x10000)
+#define HV_LVCMDQ_ERR_MAP(v)    (0x10c0 + 0x100 * (v))
+
+/* Logical queue @l of VINTF @v: BASE, CMDQ_EN, EN_OK; its ring */
+static uint64_t hv_init_queue(CmdqvGuest *g, unsigned v, unsigned l)
+{
+    uint64_t ring = G_RING + (v * 2 + l) * 0x10000;
+
+    qtest_writeq(g->qts, g->win + HV_P1(v, l), ring | g->log2size);
+    cg_wr(g, HV_P0(v, l) + Q_CONFIG, 1);
+    g_assert_cmphex(cg_rd(g, HV_P0(v, l) + Q_STATUS) & 1, ==, 1);
+    return ring;
+}
+
+/* @n commands at the ring's start, PROD rung: the CONS it stopped at */
+static uint32_t hv_run(CmdqvGuest *g, unsigned v, unsigned l, uint64_t ring,
+                       const uint64_t (*cmds)[2], unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        qtest_writeq(g->qts, ring + 16 * i, cmds[i][0]);
+        qtest_writeq(g->qts, ring + 16 * i + 8, cmds[i][1]);
+    }
+    cg_wr(g, HV_P0(v, l) + Q_CONS, 0);
+    cg_wr(g, HV_P0(v, l) + Q_PROD, n);
+    return cg_rd(g, HV_P0(v, l) + Q_CONS);
+}
+
+/*
+ * What Linux's tegra241-cmdqv driver does as a host (tegra241_cmdqv_probe,
+ * tegra241_cmdqv_hw_reset, tegra241_vintf_hw_init(vintf0, true)) on
+ * cmdqv-vintfs=4: PARAM shows 4 VINTFs and 8 VCMDQs, the global queues
+ * are assigned to VINTFs, HYP_OWN reads back 1 and VINTF0's queues take
+ * any SMMU command. A guest-owned VINTF2 then gets its VMID put into its
+ * TLB invalidations and its ATC_INV StreamIDs replaced; anything else, or
+ * an unmatched SID, is illegal and shows in every error map.
+ */
+static void test_host_view(void)
+{
+    static const uint64_t own[][2] = {
+        { CMD_CFGI_STE(0x10), 0 }, { CMD_TLBI_NSNH_ALL, 0 }, { CMD_SYNC, 0 },
+    };
+    static const uint64_t guest[][2] = {
+        { CMD_TLBI_NH_VA(3), 0x45678000 },
+        { CMD_ATC_INV(0x10), 0 },                  /* vSID 0x10: matched */
+        { CMD_SYNC, 0 },
+        { CMD_ATC_INV(0x11), 0 },                  /* vSID 0x11: not */
+    };
+    CmdqvGuest g;
+    g_autofree char *log = NULL;
+    g_autofree char *opts = emu_trace_opts(&log);
+    g_autofree char *more = g_strdup_printf("%s -trace smmuv3_cmdq_tlbi_nsnh "
+                                            "-trace smmuv3_unhandled_cmd",
+                                            opts);
+    uint32_t param, cons;
+    uint64_t r00, r01, r20;
+
+    cg_start_emulated(&g, ",stage=nested,cmdqv-vintfs=4", more);
+    g_assert_cmphex(qtest_mtree_size(g.qts, "tegra241-cmdqv"), ==, 0xb0000);
+    param = cg_rd(&g, W_PARAM);
+    g_assert_cmpuint((param >> 8) & 0xf, ==, 2);     /* 4 VINTFs */
+    g_assert_cmpuint((param >> 4) & 0xf, ==, 3);     /* 8 VCMDQs */
+
+    /* tegra241_cmdqv_hw_reset() */
+    cg_wr(&g, W_CONFIG, 1);
+    for (unsigned q = 0; q < 8; q++) {
+        cg_wr(&g, W_ALLOC_MAP(q), (q / 2) << 15 | (q % 2) << 1);
+    }
+    cg_wr(&g, W_VINTF_CONFIG(0), VINTF_HYP_OWN);
+    cg_wr(&g, W_VINTF_CONFIG(0), VINTF_HYP_OWN | VINTF_ENABLE);
+    g_assert_cmphex(cg_rd(&g, W_VINTF_CONFIG(0)) & VINTF_HYP_OWN, ==,
+                    VINTF_HYP_OWN);
+    g_assert_cmphex(cg_rd(&g, W_VINTF_STATUS(0)) & 1, ==, 1);
+    for (unsigned l = 0; l < 2; l++) {
+        cg_wr(&g, W_ALLOC_MAP(l), cg_rd(&g, W_ALLOC_MAP(l)) | 1);
+    }
+    r00 = hv_init_queue(&g, 0, 0);
+    r01 = hv_init_queue(&g, 0, 1);
+    /* VINTF0 is the host's: configuration and TLB commands all run */
+    g_assert_cmphex(hv_run(&g, 0, 0, r00, own, 3), ==, 3);
+    g_assert_cmphex(hv_run(&g, 0, 1, r01, own + 1, 2), ==, 2);
+
+    /* VINTF2 for a VM: VMID 5, vSID 0x10 -> 0x100 */
+    cg_wr(&g, W_VINTF_SID_REPLACE(2, 0), 0x100);
+    cg_wr(&g, W_VINTF_SID_MATCH(2, 0), 0x10 << 1 | 1);
+    cg_wr(&g, W_VINTF_CONFIG(2), VINTF_VMID(5) | VINTF_ENABLE);
+    cg_wr(&g, W_ALLOC_MAP(4), cg_rd(&g, W_ALLOC_MAP(4)) | 1);
+    r20 = hv_init_queue(&g, 2, 0);
+    g_assert_cmphex(hv_run(&g, 2, 0, r20, guest, 3), ==, 3);
+    /* the same queue through its global page (VCMDQ 4) */
+    g_assert_cmphex(cg_rd(&g, W_GP0(4) + Q_CONS), ==, 3);
+
+    /* an unmatched vSID: illegal, and seen in every map */
+    qtest_writeq(g.qts, r20 + 16 * 3, guest[3][0]);
+    qtest_writeq(g.qts, r20 + 16 * 3 + 8, guest[3][1]);
+    cg_wr(&g, HV_P0(2, 0) + Q_PROD, 4);
+    cons = cg_rd(&g, HV_P0(2, 0) + Q_CONS);
+    g_assert_cmphex(cons, ==, (CERROR_ILL << 24) | 3);
+    g_assert_cmphex(cg_rd(&g, W_VINTF_ERR_MAP), ==, 1u << 2);
+    g_assert_cmphex(cg_rd(&g, W_CMDQ_ERR_MAP), ==, 1u << 4);
+    g_assert_cmphex(cg_rd(&g, HV_LVCMDQ_ERR_MAP(2)), ==, 1);
+    g_assert_cmphex(cg_rd(&g, HV_LVCMDQ_ERR_MAP(0)), ==, 0);
+    /* as Linux's handler: the command becomes a CMD_SYNC, acknowledged */
+    qtest_writeq(g.qts, r20 + 16 * 3, CMD_SYNC);
+    cg_wr(&g, HV_P0(2, 0) + Q_GERRORN, cg_rd(&g, HV_P0(2, 0) + Q_GERROR));
+    g_assert_cmphex(cg_rd(&g, W_VINTF_ERR_MAP), ==, 0);
+    g_assert_cmphex(cg_rd(&g, HV_P0(2, 0) + Q_CONS), ==, 4);
+    /* a guest-owned VINTF refuses configuration commands */
+    cg_wr(&g, HV_P0(2, 0) + Q_CONFIG, 0);
+    g_assert_cmphex(hv_run(&g, 2, 0, r20, own, 1), ==, 0);  /* stopped */
+    cg_wr(&g, HV_P0(2, 0) + Q_CONFIG, 1);
+    cons = cg_rd(&g, HV_P0(2, 0) + Q_CONS);
+    g_assert_cmphex(cons, ==, (CERROR_ILL << 24) | 0);
+    cg_stop(&g);
+
+    g_assert_true(log_has(log, "smmuv3_cmdq_tlbi_nsnh"));
+    /* VINTF2's VMID went into its TLBI_NH_VA; the ATC_INV reached the SMMU */
+    g_assert_true(log_has(log, "smmuv3_range_inval vmid=5 asid=3 "
+                          "addr=0x45678000 "));
+    g_assert_true(log_has(log, "smmuv3_unhandled_cmd"));
+    unlink(log);
+}
+
+/* The guest's view keeps HYP_OWN at 0 and one VINTF's worth of window */
+static void test_guest_view_not_host(void)
+{
+    CmdqvGuest g;
+
+    cg_start_emulated(&g, "", NULL);
+    g_assert_cmphex(qtest_mtree_size(g.qts, "tegra241-cmdqv"), ==, 0x50000);
+    cg_wr(&g, W_VINTF_CONFIG(0), VINTF_HYP_OWN | VINTF_ENABLE);
+    g_assert_cmphex(cg_rd(&g, W_VINTF_CONFIG(0)), ==, VINTF_ENABLE);
+    g_assert_cmphex((cg_rd(&g, W_PARAM) >> 8) & 0xf, ==, 0);
+    g_assert_cmphex(cg_rd(&g, W_VINTF_CONFIG(1)), ==, 0);   /* reserved */
+    cg_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1532,6 +1671,9 @@ int main(int argc, char **argv)
                    test_handover_reset_in_flight);
     qtest_add_func("/tegra241-cmdqv/handover/reset-with-error",
                    test_handover_reset_with_error);
+    qtest_add_func("/tegra241-cmdqv/emulated/host-view", test_host_view);
+    qtest_add_func("/tegra241-cmdqv/emulated/guest-view-not-host",
+                   test_guest_view_not_host);
     qtest_add_func("/tegra241-cmdqv/emulated/linux-sequence",
                    test_emulated_linux_sequence);
     qtest_add_func("/tegra241-cmdqv/emulated/illegal-command",
