@@ -55,8 +55,9 @@ fuzz: build
 	  grep -h -e '^# all seeds' -e '^# seed .* failed' \
 	    build/test-logs/qtest_qac-fuzz-test.log; exit $$rc
 
+# MODE=emulated-cmdqv: the same guest on QEMU's emulated SMMUv3 with CMDQV
 run: build guest
-	@scripts/run.sh
+	@MODE=$(MODE) scripts/run.sh
 
 # Benchmarks (figures, not tests): the stand-in's own costs, then the real
 # guest's dma_map_benchmark under four set-ups (build/bench/bench.md, .png).

@@ -8,6 +8,9 @@
 #
 # On a real Grace host (Linux 6.17+, the device bound to vfio-pci):
 #   QAC_VFIO_HOST=0009:01:00.0 make run
+# The guest's CMDQV driver on QEMU's emulated SMMUv3 (accel=off,cmdqv=on,
+# a pci-testdev; QEMU runs the queues, no host and no stand-in):
+#   make run MODE=emulated-cmdqv
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
@@ -17,10 +20,18 @@ bpid=
 cleanup() { [ -n "$bpid" ] && kill "$bpid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-host=()
-[ -z "${QAC_VFIO_HOST:-}" ] || host=(--vfio-host="$QAC_VFIO_HOST")
-echo "== booting Linux on virt + arm-smmuv3,accel=on,cmdqv=on ${QAC_VFIO_HOST:+(host device $QAC_VFIO_HOST)}${QAC_VFIO_HOST:-(stand-in host)}"
-"$top/scripts/guest/boot.sh" --iommu=accel-cmdqv --run=bench,iommu --secs=5 \
+mode=${MODE:-accel-cmdqv}
+host=() standin=
+case "$mode" in
+    accel-cmdqv)
+        [ -z "${QAC_VFIO_HOST:-}" ] || host=(--vfio-host="$QAC_VFIO_HOST")
+        [ -n "${QAC_VFIO_HOST:-}" ] || standin=1
+        echo "== booting Linux on virt + arm-smmuv3,accel=on,cmdqv=on ${QAC_VFIO_HOST:+(host device $QAC_VFIO_HOST)}${QAC_VFIO_HOST:-(stand-in host)}" ;;
+    emulated-cmdqv)
+        echo "== booting Linux on virt + arm-smmuv3,accel=off,cmdqv=on (QEMU runs the queues) + pci-testdev" ;;
+    *) echo "make run: MODE=accel-cmdqv (default) or MODE=emulated-cmdqv, not '$mode'" >&2; exit 2 ;;
+esac
+"$top/scripts/guest/boot.sh" --iommu="$mode" --run=bench,iommu --secs=5 \
     --append='loglevel=8 dyndbg="file tegra241-cmdqv.c +p"' \
     --log="$work/console.log" --quiet --standin-dir="$work/host" \
     --dump="$work/exit-dump.json" --qmp="$work/qmp.sock" "${host[@]}" &
@@ -41,7 +52,7 @@ if kill -0 "$bpid" 2>/dev/null; then
     echo
     echo "== while the guest runs its benchmark: info smmuv3-accel"
     hmp "info smmuv3-accel" | sed 's/^/  /' || true
-    if [ -z "${QAC_VFIO_HOST:-}" ]; then
+    if [ -n "$standin" ]; then
         echo
         echo "== the host kernel's objects (stand-in)"
         "$ctl" -d "$work/host" -r dump | /usr/bin/python3 -c '
@@ -69,7 +80,7 @@ grep -E "tegra241|cmdqv|CMDQV|arm-smmu-v3" "$work/console.log" | grep -v "^QAC" 
 echo
 echo "== the benchmark (dma_map_benchmark, 1 thread, granule 1, iommu.strict=1)"
 grep -E "average (map|unmap) latency|QAC: (bench|iommu)" "$work/console.log" | sed 's/^/  /'
-if [ -z "${QAC_VFIO_HOST:-}" ] && [ -f "$work/exit-dump.json" ]; then
+if [ -n "$standin" ] && [ -f "$work/exit-dump.json" ]; then
     echo
     echo "== the stand-in at QEMU's exit"
     /usr/bin/python3 - "$work/exit-dump.json" <<'PY'

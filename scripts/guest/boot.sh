@@ -7,6 +7,12 @@
 #   --iommu=MODE    none         the stand-in's PCI function, no vIOMMU
 #                   emulated     QEMU's emulated arm-smmuv3 with a pci-testdev
 #                                (a vfio device cannot sit behind it)
+#                   emulated-cmdqv  the same with cmdqv=on,cmdqv-vcmdqs=2: the
+#                                guest's tegra241-cmdqv driver on queues QEMU
+#                                runs itself (no host, no stand-in)
+#                   emulated-cmdqv-host  the host's view of CMDQV
+#                                (cmdqv-vintfs=2): the kernel owns VINTF0
+#                                (HYP_OWN) and sends it every SMMU command
 #                   accel        arm-smmuv3,accel=on,cmdqv=off + the stand-in's
 #                                function (vfio-pci,iommufd=) [default]
 #                   accel-cmdqv  the same with cmdqv=on
@@ -151,10 +157,15 @@ CONF
                      -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,ril=on,ats=on,oas=48,ssidsize=20,cmdqv=on,cmdqv-vcmdqs=2
                      -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=3.0) ;;
         esac ;;
-    emulated)
-        dev=(-device arm-smmuv3,primary-bus=pcie.0,id=smmu0
+    emulated|emulated-cmdqv|emulated-cmdqv-host)
+        case "$iommu" in
+            emulated) cmdqv= ;;
+            emulated-cmdqv) cmdqv=,cmdqv=on,cmdqv-vcmdqs=2 ;;
+            emulated-cmdqv-host) cmdqv=,cmdqv=on,cmdqv-vcmdqs=2,cmdqv-vintfs=2 ;;
+        esac
+        dev=(-device "arm-smmuv3,primary-bus=pcie.0,id=smmu0$cmdqv"
              -device pci-testdev,id=dev0,bus=pcie.0,addr=2.0) ;;
-    *) die "--iommu: none, emulated, accel, accel-cmdqv or accel-cmdqv-hotplug, not '$iommu'" ;;
+    *) die "--iommu: none, emulated, emulated-cmdqv, emulated-cmdqv-host, accel, accel-cmdqv or accel-cmdqv-hotplug, not '$iommu'" ;;
 esac
 if [ ${#traces[@]} -gt 0 ]; then
     tracelog=${tracelog:-$work/trace.log}
