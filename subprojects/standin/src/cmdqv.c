@@ -16,14 +16,19 @@
  *     enable, an acknowledge, a store over what the hardware owns) or a kick
  *     brings it back under the lock, and an ioctl never waits for a poll;
  *   - after any work (commands consumed, a state change) it watches without
- *     sleeping (a pause instruction between looks, sched_yield every
- *     YIELD_NS) for SPIN_NS after the last work, so a busy guest's command
- *     is taken within a fraction of a microsecond;
+ *     sleeping (a pause instruction between looks, sched_yield after
+ *     YIELD_NS without a pass) for SPIN_NS after the last work, so a busy
+ *     guest's command is taken within a fraction of a microsecond.  A
+ *     yield gives the core away for a whole time slice when anything else
+ *     is runnable there, so it is rare: the scheduler's own preemption
+ *     shares the core;
  *   - idle beyond that: it sleeps, the sleep doubling from 2 us up to 1 ms,
- *     so an idle but allocated queue costs ~1000 short wakeups a second
- *     (each a look at a few registers; the dump's "engine" key has the
- *     thread's CPU time) and the first command after a quiet spell waits at
- *     most ~1 ms.
+ *     and after IDLE_LONG (100 ms) without work up to 4 ms: a wakeup costs
+ *     ~10 us of CPU on a small VM whatever it does, so an idle but
+ *     allocated queue costs ~250 wakeups a second, each a look at a few
+ *     registers (the dump's "engine" key has the thread's CPU time), and
+ *     the first command after a quiet spell waits at most ~1 ms, ~4 ms
+ *     after a long one.
  * Every pass runs under the global lock, so ioctls (destroy in particular)
  * see the engine either before or after a command, never in the middle.
  * A pass reads the commands of a queue from CONS to PROD in one copy (at
@@ -73,10 +78,12 @@
 #define Q_REGS_END      0x18            /* 0x18..0x7f of each queue: reserved */
 #define SCRUB_NS        4000000ll       /* the reserved offsets: at most every 4 ms */
 
-#define SPIN_NS     200000ll
-#define YIELD_NS    20000ll
+#define SPIN_NS     500000ll
+#define YIELD_NS    1000000ll
 #define SLEEP_MIN   2000ll
 #define SLEEP_MAX   1000000ll
+#define IDLE_LONG   100000000ll      /* quiet for that long: sleep up to SLEEP_LONG */
+#define SLEEP_LONG  4000000ll
 #define BATCH       64               /* commands read from a ring in one copy */
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -923,8 +930,8 @@ static void *engine(void *arg)
                 continue;
             }
             sleep_ns = sleep_ns ? sleep_ns * 2 : SLEEP_MIN;
-            if (sleep_ns > SLEEP_MAX) {
-                sleep_ns = SLEEP_MAX;
+            if (sleep_ns > (t - last_work > IDLE_LONG ? SLEEP_LONG : SLEEP_MAX)) {
+                sleep_ns = t - last_work > IDLE_LONG ? SLEEP_LONG : SLEEP_MAX;
             }
             __atomic_store_n(&eng_sleeps, eng_sleeps + 1, __ATOMIC_RELAXED);
             set_state("sleeping");
