@@ -16,19 +16,19 @@
  *     enable, an acknowledge, a store over what the hardware owns) or a kick
  *     brings it back under the lock, and an ioctl never waits for a poll;
  *   - after any work (commands consumed, a state change) it watches without
- *     sleeping (a pause instruction between looks, sched_yield after
- *     YIELD_NS without a pass) for SPIN_NS after the last work, so a busy
- *     guest's command is taken within a fraction of a microsecond.  A
- *     yield gives the core away for a whole time slice when anything else
- *     is runnable there, so it is rare: the scheduler's own preemption
- *     shares the core;
+ *     sleeping (a pause instruction between looks) for SPIN_NS after the
+ *     last work, so a busy guest's command is taken within a fraction of a
+ *     microsecond.  After each YIELD_NS without a pass it yields: a thread
+ *     sharing its core (the vCPU that would write the next PROD) runs
+ *     instead of waiting out the engine's time slice, while a steady
+ *     stream of commands never yields;
  *   - idle beyond that: it sleeps, the sleep doubling from 2 us up to 1 ms,
- *     and after IDLE_LONG (100 ms) without work up to 4 ms: a wakeup costs
+ *     and after IDLE_LONG (1 s) without work up to 8 ms: a wakeup costs
  *     ~10 us of CPU on a small VM whatever it does, so an idle but
- *     allocated queue costs ~250 wakeups a second, each a look at a few
+ *     allocated queue costs ~125 wakeups a second, each a look at a few
  *     registers (the dump's "engine" key has the thread's CPU time), and
- *     the first command after a quiet spell waits at most ~1 ms, ~4 ms
- *     after a long one.
+ *     the first command after a quiet spell waits at most ~1 ms, ~8 ms
+ *     after a second or more of quiet.
  * Every pass runs under the global lock, so ioctls (destroy in particular)
  * see the engine either before or after a command, never in the middle.
  * A pass reads the commands of a queue from CONS to PROD in one copy (at
@@ -47,7 +47,8 @@
  * keeps a shadow of what the hardware owns and writes it back over any
  * software store at the pass the store brings (the watch covers the
  * registers of every logical queue, allocated or not); the reserved
- * offsets are checked without the lock every SCRUB_NS (4 ms) and scrubbed
+ * offsets are checked without the lock every SCRUB_NS (8 ms; 32 ms while
+ * the engine sleeps, a check reads the whole 64K page) and scrubbed
  * by a pass when dirty.  The engine runs while any HW queue is allocated
  * or any VINTF page is mapped.
  */
@@ -76,14 +77,15 @@
 #define CERROR_ABT      2
 #define CERROR_ATC_INV_SYNC 3
 #define Q_REGS_END      0x18            /* 0x18..0x7f of each queue: reserved */
-#define SCRUB_NS        4000000ll       /* the reserved offsets: at most every 4 ms */
+#define SCRUB_NS        8000000ll       /* the reserved offsets: at most every 8 ms, */
+#define SCRUB_IDLE_NS   32000000ll      /* every 32 ms while asleep (a look costs a 64K read) */
 
 #define SPIN_NS     500000ll
-#define YIELD_NS    1000000ll
+#define YIELD_NS    20000ll
 #define SLEEP_MIN   2000ll
 #define SLEEP_MAX   1000000ll
-#define IDLE_LONG   100000000ll      /* quiet for that long: sleep up to SLEEP_LONG */
-#define SLEEP_LONG  4000000ll
+#define IDLE_LONG   1000000000ll     /* quiet for that long: sleep up to SLEEP_LONG */
+#define SLEEP_LONG  8000000ll
 #define BATCH       64               /* commands read from a ring in one copy */
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -915,7 +917,7 @@ static void *engine(void *arg)
                 break;
             }
             t = now_ns();
-            if (t - last_scrub >= SCRUB_NS) {
+            if (t - last_scrub >= (sleep_ns ? SCRUB_IDLE_NS : SCRUB_NS)) {
                 if (watch_reserved_dirty()) {
                     break;
                 }

@@ -82,6 +82,8 @@ struct st_pci {
     int irq_type;                    /* index of the enabled IRQ type or -1 */
     struct st_obj *devobj;           /* bound device object, if any */
     uint64_t resets;
+    bool migration;                  /* [pci] migration = yes (migration.c) */
+    struct st_mig *mig;              /* its migration state, if migration */
 };
 
 struct st_fault {
@@ -238,7 +240,7 @@ struct st_ictx {
     struct st_ictx *next;
 };
 
-enum st_ftype { FT_NONE = 0, FT_IOMMUFD, FT_VFIO, FT_VEVENTQ };
+enum st_ftype { FT_NONE = 0, FT_IOMMUFD, FT_VFIO, FT_VEVENTQ, FT_MIGDATA };
 
 struct st_file {
     enum st_ftype type;
@@ -248,6 +250,7 @@ struct st_file {
     struct st_pci *pci;              /* VFIO */
     struct st_obj *devobj;           /* VFIO: bound device object */
     struct st_obj *veq;              /* vEVENTQ */
+    struct st_migf *migf;            /* migration data fd (migration.c) */
     /*
      * iommufd / VFIO: the backing memfd's inode (st_dev, st_ino).  Two fds
      * of one open file share one st_file, also when the second arrives from
@@ -350,6 +353,27 @@ ssize_t st_vfio_pwrite(struct st_file *f, const void *buf, size_t n, uint64_t of
 void *st_vfio_mmap(struct st_file *f, void *addr, size_t len, int prot, int flags, uint64_t off);
 void st_device_unbind(struct st_obj *dev);
 int st_device_detach(struct st_obj *dev);
+
+/* ------------------------------------------------------------- migration */
+
+/*
+ * VFIO migration v2 of a [pci] function with migration = yes (migration.c),
+ * as a vfio-pci variant driver does it: the device state FSM, the data fd,
+ * DMA logging.  Without migration every call below is a no-op / ENOTTY.
+ */
+int st_mig_init(struct st_pci *p);
+/* VFIO_DEVICE_FEATURE after the core's flag checks; -ENOTTY: not ours */
+int st_mig_feature(struct st_pci *p, uint32_t flags, uint32_t feature, uint64_t data, size_t argsz);
+void st_mig_open(struct st_pci *p);            /* bind: open_device */
+void st_mig_close(struct st_pci *p);           /* unbind: close_device */
+void st_mig_reset(struct st_pci *p);           /* VFIO_DEVICE_RESET, hot reset */
+ssize_t st_migf_read(struct st_file *f, void *buf, size_t n, int64_t off);
+ssize_t st_migf_write(struct st_file *f, const void *buf, size_t n, int64_t off);
+int st_migf_ioctl(struct st_file *f, unsigned long cmd, uint64_t arg);
+void st_migf_release(struct st_file *f);
+/* a fault name of migration.c ("mig_arc", "mig_arc:STOP>STOP_COPY", ...) */
+bool st_mig_fault_name(const char *name);
+void st_dump_migration(GString *s);
 
 /* ----------------------------------------------------------------- CMDQV */
 

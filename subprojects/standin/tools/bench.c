@@ -10,7 +10,8 @@
  *     after an idle spell (the engine asleep);
  *   - what an idle allocated queue costs: the engine thread's CPU time
  *     (/proc/self/task/TID/schedstat of the thread named standin-engine)
- *     over IDLE_SECS seconds with a queue enabled and nothing to do, in
+ *     over 2 x SECONDS (at least 2 s) with a queue enabled and nothing to
+ *     do, from 1.5 s after the last command (its steady state), in
  *     percent of one core.
  * Options: -s SECONDS per measurement (default 1), -j for one JSON line.
  */
@@ -30,6 +31,16 @@
 #define MAXQ (MAXV * 2)
 
 static double secs = 1.0;
+
+/* The engine's sleep count from the dump, or -1 */
+static double engine_sleeps(void)
+{
+    TJ *d = t_dump();
+    double n = d ? (double)tj_get_int(tj_get(d, "engine"), "sleeps", -1) : -1;
+
+    tj_free(d);
+    return n;
+}
 
 /* The engine thread's CPU time (ns) from its schedstat, or -1 */
 static double engine_cpu_ns(void)
@@ -130,6 +141,7 @@ int main(int argc, char **argv)
     BQ q[MAXQ];
     double t0, inv1 = 0, inv64 = 0, mapunmap = 0, one_q = 0, all_q = 0;
     double lat_med = 0, lat_p99 = 0, lat_max = 0, idle_med = 0, idle_max = 0, idle_pct = -1;
+    double idle_wakeups = -1;
     uint64_t iters, ncmd;
 
     while ((opt = getopt(argc, argv, "s:j")) != -1) {
@@ -305,14 +317,21 @@ int main(int argc, char **argv)
     {
         double idle_secs = secs < 1 ? 2 : 2 * secs, c0, c1, w0, w1;
 
-        usleep(300000);                  /* past the spin after the last work */
+        usleep(1500000);                 /* past the spin and the first second of quiet */
+        double s0, s1;
+
+        s0 = engine_sleeps();
         c0 = engine_cpu_ns();
         w0 = t_now_ns();
         usleep((useconds_t)(idle_secs * 1e6));
         c1 = engine_cpu_ns();
         w1 = t_now_ns();
+        s1 = engine_sleeps();
         if (c0 >= 0 && c1 >= 0) {
             idle_pct = 100.0 * (c1 - c0) / (w1 - w0);
+        }
+        if (s0 >= 0 && s1 >= 0) {
+            idle_wakeups = (s1 - s0) * 1e9 / (w1 - w0);
         }
     }
 
@@ -344,9 +363,9 @@ int main(int argc, char **argv)
                "\"vcmdq_queues\":%u,\"prod_to_cons_us_median\":%.1f,"
                "\"prod_to_cons_us_p99\":%.1f,\"prod_to_cons_us_max\":%.1f,"
                "\"after_idle_us_median\":%.1f,\"after_idle_us_max\":%.1f,"
-               "\"idle_queue_core_pct\":%.3f}\n",
+               "\"idle_queue_core_pct\":%.3f,\"idle_engine_wakeups_per_s\":%.0f}\n",
                inv1, inv64, mapunmap, one_q, all_q, nq, lat_med, lat_p99, lat_max,
-               idle_med, idle_max, idle_pct);
+               idle_med, idle_max, idle_pct, idle_wakeups);
     } else {
         printf("IOMMU_HWPT_INVALIDATE, 1 entry      %10.0f ns/ioctl\n", inv1);
         printf("IOMMU_HWPT_INVALIDATE, 64 entries   %10.0f ns/ioctl (%.0f ns/entry)\n", inv64,
@@ -358,7 +377,8 @@ int main(int argc, char **argv)
                lat_med, lat_p99, lat_max);
         printf("  the same after 20 ms idle         %10.1f us median, %.1f us max\n", idle_med,
                idle_max);
-        printf("engine, one idle allocated queue    %10.3f %% of a core\n", idle_pct);
+        printf("engine, one idle allocated queue    %10.3f %% of a core (%.0f wakeups/s)\n", idle_pct,
+               idle_wakeups);
     }
     /* tear down in the kernel's order so the stand-in reports no leak */
     for (int i = (int)nq - 1; i >= 0; i--) {
