@@ -38,6 +38,7 @@
 #include "system/iommufd.h"
 #include "system/iommufd-viommu.h"
 #include "system/system.h"
+#include "migration/vmstate.h"
 #include "system/blockdev.h"
 #include "system/physmem.h"
 #include "hw/boards.h"
@@ -129,10 +130,16 @@ struct SMMUv3AccelState {
     uint64_t events_relayed, events_lost;
 
     uint64_t cmds_consumed, cmds_forwarded, cmds_dropped;
+    uint64_t cmdq_runs;              /* smmuv3_cmdq_consume() calls */
     uint64_t inv_ioctls, inv_failures;
     Notifier exit_notifier;
     Notifier machine_done;
-    Error *migration_blocker;
+
+    /* What the source promised the guest, in the migration stream */
+    struct {
+        bool resolved, ril, ats, cmdqv;
+        uint32_t oas_bits, ssidsize, granules, cmdqv_vcmdqs;
+    } mig;
 };
 
 static const char *accel_id(SMMUv3AccelState *a)
@@ -1306,7 +1313,11 @@ void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error)
     uint32_t n, k, again;
     Error *err = NULL, *err2 = NULL;
 
-    if (!a || !a->batch_n) {
+    if (!a) {
+        return;
+    }
+    a->cmdq_runs++;                  /* once per run of the trapped queue */
+    if (!a->batch_n) {
         return;
     }
     n = a->batch_n;
@@ -1841,13 +1852,6 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
     a = g_new0(SMMUv3AccelState, 1);
     a->smmu = s;
     a->veventq_fd = -1;
-    error_setg(&a->migration_blocker, "arm-smmuv3 accel=on: the host's "
-               "nested translation state (vIOMMU, vDEVICEs, HWPTs) cannot be "
-               "migrated");
-    if (migrate_add_blocker(&a->migration_blocker, errp) < 0) {
-        g_free(a);
-        return false;
-    }
     QLIST_INIT(&a->devices);
     s->s_accel = a;
     if (!accel_device_listener_registered) {
@@ -1873,6 +1877,125 @@ bool smmuv3_accel_ats_enabled(SMMUv3State *s)
 
     return a && a->resolved && a->ats;
 }
+
+/* ---- migration ---------------------------------------------------------- */
+
+/*
+ * The guest's view of an accelerated SMMU is its registers (the SMMU's own
+ * vmstate) and the ID registers, which each side derives from its host and
+ * properties: the destination must give exactly what the source promised.
+ * The host objects are re-created on the destination from the guest's state
+ * (its STEs are in guest RAM, loaded before the devices): the vIOMMU exists
+ * once a device is attached, then vDEVICEs and nested HWPTs here, then the
+ * CMDQV's HW queues (the next subsection).
+ */
+static int accel_pre_save(void *opaque)
+{
+    SMMUv3State *s = opaque;
+    SMMUv3AccelState *a = s->s_accel;
+
+    a->mig.resolved = a->resolved;
+    a->mig.ril = a->ril;
+    a->mig.ats = a->ats;
+    a->mig.oas_bits = a->oas_bits;
+    a->mig.ssidsize = a->ssidsize;
+    a->mig.granules = a->granules;
+    a->mig.cmdqv = a->cmdqv;
+    a->mig.cmdqv_vcmdqs = a->cmdqv_vcmdqs;
+    /* Events the host queued for the guest go now, not lost */
+    if (a->veventq_fd >= 0) {
+        accel_veventq_read(a);
+    }
+    return 0;
+}
+
+static int accel_post_load(void *opaque, int version_id)
+{
+    SMMUv3State *s = opaque;
+    SMMUv3AccelState *a = s->s_accel;
+    g_autofree char *src = NULL, *dst = NULL;
+
+    if (!a->mig.resolved) {
+        /* The source had not fixed them: the guest has not seen a device */
+        smmuv3_accel_update_all(s);
+        return 0;
+    }
+    src = g_strdup_printf("ril=%s,ats=%s,oas=%u,ssidsize=%u,cmdqv=%s "
+                          "(%u queues), granules 0x%x",
+                          a->mig.ril ? "on" : "off", a->mig.ats ? "on" : "off",
+                          a->mig.oas_bits, a->mig.ssidsize,
+                          a->mig.cmdqv ? "on" : "off", a->mig.cmdqv_vcmdqs,
+                          a->mig.granules);
+    dst = g_strdup_printf("ril=%s,ats=%s,oas=%u,ssidsize=%u,cmdqv=%s "
+                          "(%u queues), granules 0x%x",
+                          a->ril ? "on" : "off", a->ats ? "on" : "off",
+                          a->oas_bits, a->ssidsize, a->cmdqv ? "on" : "off",
+                          a->cmdqv ? a->cmdqv_vcmdqs : 0, a->granules);
+    if (!a->resolved || strcmp(src, dst)) {
+        error_report("arm-smmuv3 %s: the source promised the guest %s; this "
+                     "host and command line give %s", accel_id(a), src,
+                     a->resolved ? dst : "nothing yet (no device and 'auto' "
+                     "properties: set them explicitly, as on the source)");
+        return -EINVAL;
+    }
+    smmuv3_accel_update_all(s);
+    return 0;
+}
+
+static bool accel_needed(void *opaque)
+{
+    return ((SMMUv3State *)opaque)->s_accel != NULL;
+}
+
+static const VMStateDescription vmstate_accel_promise = {
+    .name = "smmuv3-accel/promise",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BOOL(mig.resolved, SMMUv3AccelState),
+        VMSTATE_BOOL(mig.ril, SMMUv3AccelState),
+        VMSTATE_BOOL(mig.ats, SMMUv3AccelState),
+        VMSTATE_BOOL(mig.cmdqv, SMMUv3AccelState),
+        VMSTATE_UINT32(mig.oas_bits, SMMUv3AccelState),
+        VMSTATE_UINT32(mig.ssidsize, SMMUv3AccelState),
+        VMSTATE_UINT32(mig.granules, SMMUv3AccelState),
+        VMSTATE_UINT32(mig.cmdqv_vcmdqs, SMMUv3AccelState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+const VMStateDescription vmstate_smmuv3_accel = {
+    .name = "smmuv3/accel",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = accel_needed,
+    .pre_save = accel_pre_save,
+    .post_load = accel_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_POINTER(s_accel, SMMUv3State, vmstate_accel_promise,
+                               SMMUv3AccelState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static bool cmdqv_needed(void *opaque)
+{
+    SMMUv3State *s = opaque;
+
+    return s->cmdqv_dev && tegra241_cmdqv_nr_queues(s->cmdqv_dev);
+}
+
+const VMStateDescription vmstate_smmuv3_cmdqv = {
+    .name = "smmuv3/cmdqv",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = cmdqv_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_POINTER(cmdqv_dev, SMMUv3State, vmstate_tegra241_cmdqv,
+                               Tegra241Cmdqv),
+        VMSTATE_END_OF_LIST()
+    }
+};
 
 /* ---- operator view ----------------------------------------------------- */
 
@@ -1978,6 +2101,9 @@ static int accel_collect(Object *obj, void *opaque)
         QAPI_LIST_APPEND(dtail, di);
     }
     i->commands_consumed = a->cmds_consumed;
+    i->cmdq_runs = a->cmdq_runs;
+    i->commands_per_cmdq_run = a->cmdq_runs ?
+                               (double)a->cmds_consumed / a->cmdq_runs : 0;
     i->commands_forwarded = a->cmds_forwarded;
     i->commands_dropped = a->cmds_dropped;
     i->invalidation_ioctls = a->inv_ioctls;

@@ -94,4 +94,12 @@ bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error);
 /* End of the queue (or a stop): send what is batched. */
 void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error);
 
+/*
+ * Subsections of the SMMU's vmstate: the accelerated mode's promise to the
+ * guest (the host objects re-created from it), and the CMDQV's registers
+ * and queues.
+ */
+extern const VMStateDescription vmstate_smmuv3_accel;
+extern const VMStateDescription vmstate_smmuv3_cmdqv;
+
 #endif /* HW_ARM_SMMUV3_ACCEL_H */

@@ -34,6 +34,8 @@
 #include "tegra241-cmdqv-mapper.h"
 #include "smmuv3-internal.h"
 #include "trace.h"
+#include "migration/vmstate.h"
+#include "system/runstate.h"
 #include <linux/iommufd.h>
 
 /* Config page */
@@ -165,6 +167,9 @@ struct Tegra241Cmdqv {
     size_t ph_size;
 
     uint64_t hw_queue_allocs, events, irqs;
+
+    /* The host queues were stopped for a migration (cmdqv_pre_save) */
+    bool mig_stopped;
 };
 
 static bool cmdqv_enabled(Tegra241Cmdqv *c)
@@ -1574,6 +1579,173 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
 
 /* ---- lifetime --------------------------------------------------------------- */
 
+/* ---- migration -------------------------------------------------------------- */
+
+/*
+ * Source, the VM stopped: each host-backed queue may drain (bounded), then
+ * stops as at a handover to QEMU, its state taken into the shadow that the
+ * stream carries. Commands the host did not run travel as PROD and CONS and
+ * run on the destination: none is dropped. The queues start again if this
+ * VM runs again (a failed or cancelled migration).
+ */
+static int cmdqv_pre_save(void *opaque)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    if (c->veventq_fd >= 0) {
+        cmdqv_veventq_read(c);      /* errors the host reported, to the guest */
+    }
+    for (unsigned l = 0; l < c->nr; l++) {
+        CmdqvQueue *q = &c->q[l];
+        unsigned log2size = MIN(FIELD_EX64(q->base, VCMDQ_BASE_L, LOG2SIZE),
+                                VCMDQ_MAX_LOG2SIZE);
+        uint32_t mask = (2u << log2size) - 1;
+        int64_t deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 1000;
+        int h = host_index(c, l);
+        uint32_t cons, prod;
+
+        if (h < 0) {
+            continue;
+        }
+        while (queues_run(c) &&
+               (host_rd(c, h, A_VCMDQ_STATUS) &
+                R_VCMDQ_STATUS_CMDQ_EN_OK_MASK) &&
+               !queue_error_active(host_rd(c, h, A_VCMDQ_GERROR),
+                                   host_rd(c, h, A_VCMDQ_GERRORN))) {
+            cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
+            prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
+            if (!((cons ^ prod) & mask)) {
+                break;
+            }
+            if (qemu_clock_get_ms(QEMU_CLOCK_REALTIME) > deadline) {
+                warn_report("tegra241-cmdqv: logical queue %u did not drain "
+                            "within 1 s (CONS 0x%x, PROD 0x%x): its pending "
+                            "commands run on the destination", l, cons, prod);
+                break;
+            }
+            g_usleep(10);
+        }
+        if (queues_run(c)) {
+            q->config = host_rd(c, h, A_VCMDQ_CONFIG);
+        }
+        host_stop(c, h);
+        q->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
+        q->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
+        q->gerror = host_rd(c, h, A_VCMDQ_GERROR);
+        q->gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
+        c->mig_stopped = true;
+        trace_tegra241_cmdqv_migration_saved(l, q->cons, q->prod);
+    }
+    return 0;
+}
+
+/* The source runs again: its host queues resume where they stopped */
+static void cmdqv_vm_state_change(void *opaque, bool running, RunState state)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    if (!running || !c->mig_stopped) {
+        return;
+    }
+    c->mig_stopped = false;
+    for (unsigned l = 0; l < c->nr && queues_run(c); l++) {
+        int h = host_index(c, l);
+
+        if (h >= 0) {
+            host_wr(c, h, A_VCMDQ_CONFIG, c->q[l].config);
+        }
+    }
+}
+
+/*
+ * Destination: the registers are in the shadow. With a vIOMMU, the mapper
+ * learns what the guest had (allocations, bases, enables) and allocates the
+ * HW queues in ascending order; each queue's state then moves into its new
+ * host queue as at a handover from QEMU (an unacknowledged error stays
+ * held). A queue the host refuses fails the migration: the source goes on.
+ */
+static int cmdqv_post_load(void *opaque, int version_id)
+{
+    Tegra241Cmdqv *c = opaque;
+
+    for (unsigned l = 0; l < TEGRA241_CMDQV_MAX_QUEUES; l++) {
+        c->q[l].backed = c->q[l].held = c->q[l].restored = false;
+    }
+    for (unsigned l = 0; l < nr_global(c); l++) {
+        queue_base_changed(c, l);
+    }
+    if (!c->mapper) {
+        return 0;
+    }
+    for (unsigned l = 0; l < c->nr; l++) {
+        cmdqv_mapper_set_allocated(c->mapper, l, logical_allocated(c, l));
+    }
+    cmdqv_mapper_set_vintf_enabled(c->mapper, vintf_enabled(c));
+    cmdqv_mapper_set_cmdqv_enabled(c->mapper, cmdqv_enabled(c));
+    cmdqv_sync(c);
+    cmdqv_apply_page_mode(c);
+    for (unsigned l = 0; l < c->nr; l++) {
+        int err = cmdqv_mapper_queue_error(c->mapper, l);
+
+        if (err) {
+            error_report("tegra241-cmdqv: this host refused the HW queue of "
+                         "the guest's logical queue %u (%s)", l,
+                         strerror(-err));
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_cmdqv_queue = {
+    .name = "tegra241-cmdqv/queue",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(cons, CmdqvQueue),
+        VMSTATE_UINT32(prod, CmdqvQueue),
+        VMSTATE_UINT32(config, CmdqvQueue),
+        VMSTATE_UINT32(gerror, CmdqvQueue),
+        VMSTATE_UINT32(gerrorn, CmdqvQueue),
+        VMSTATE_UINT64(base, CmdqvQueue),
+        VMSTATE_UINT64(cons_indx_base, CmdqvQueue),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static const VMStateDescription vmstate_cmdqv_vintf = {
+    .name = "tegra241-cmdqv/vintf",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(config, CmdqvVintf),
+        VMSTATE_UINT32_ARRAY(sid_match, CmdqvVintf, CMDQV_NR_SIDS),
+        VMSTATE_UINT32_ARRAY(sid_replace, CmdqvVintf, CMDQV_NR_SIDS),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+const VMStateDescription vmstate_tegra241_cmdqv = {
+    .name = "tegra241-cmdqv",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = cmdqv_pre_save,
+    .post_load = cmdqv_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(nr, Tegra241Cmdqv, NULL),
+        VMSTATE_UINT32_EQUAL(vintfs, Tegra241Cmdqv, NULL),
+        VMSTATE_UINT32(config, Tegra241Cmdqv),
+        VMSTATE_UINT32_ARRAY(vintf_int_mask, Tegra241Cmdqv, 2),
+        VMSTATE_UINT32_ARRAY(alloc_map, Tegra241Cmdqv,
+                             TEGRA241_CMDQV_MAX_QUEUES),
+        VMSTATE_STRUCT_ARRAY(vintf, Tegra241Cmdqv, TEGRA241_CMDQV_MAX_VINTFS,
+                             1, vmstate_cmdqv_vintf, CmdqvVintf),
+        VMSTATE_STRUCT_ARRAY(q, Tegra241Cmdqv, TEGRA241_CMDQV_MAX_QUEUES, 1,
+                             vmstate_cmdqv_queue, CmdqvQueue),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
 Tegra241Cmdqv *tegra241_cmdqv_new(SMMUv3State *s)
 {
     Tegra241Cmdqv *c = g_new0(Tegra241Cmdqv, 1);
@@ -1588,6 +1760,7 @@ Tegra241Cmdqv *tegra241_cmdqv_new(SMMUv3State *s)
                           TEGRA241_CMDQV_WINDOW_SIZE(c->vintfs));
     sysbus_init_mmio(sbd, &c->window);
     sysbus_init_irq(sbd, &c->irq);
+    qemu_add_vm_change_state_handler(cmdqv_vm_state_change, c);
     return c;
 }
 

@@ -64,4 +64,7 @@ uint64_t tegra241_cmdqv_hw_queue_allocs(Tegra241Cmdqv *c);
 void tegra241_cmdqv_error_counts(Tegra241Cmdqv *c, uint64_t *events,
                                  uint64_t *irqs);
 
+/* The SMMU's "smmuv3/cmdqv" vmstate subsection carries this */
+extern const VMStateDescription vmstate_tegra241_cmdqv;
+
 #endif /* HW_ARM_TEGRA241_CMDQV_H */
