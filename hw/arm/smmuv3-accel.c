@@ -134,6 +134,7 @@ struct SMMUv3AccelState {
     uint64_t inv_ioctls, inv_failures;
     Notifier exit_notifier;
     Notifier machine_done;
+    Error *cpr_blocker;
 
     /* What the source promised the guest, in the migration stream */
     struct {
@@ -1852,6 +1853,21 @@ bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
     a = g_new0(SMMUv3AccelState, 1);
     a->smmu = s;
     a->veventq_fd = -1;
+    /*
+     * Live migration re-creates the host objects on the destination from
+     * the guest's state; CPR would hand them over instead, which the
+     * placeholder page's plain IOAS map (IOAS_CHANGE_PROCESS refuses it)
+     * and the HW queues' pinned rings do not allow.
+     */
+    error_setg(&a->cpr_blocker, "arm-smmuv3 accel=on: its host objects "
+               "cannot be handed over by CPR; use live migration");
+    if (migrate_add_blocker_modes(&a->cpr_blocker,
+                                  BIT(MIG_MODE_CPR_REBOOT) |
+                                  BIT(MIG_MODE_CPR_TRANSFER) |
+                                  BIT(MIG_MODE_CPR_EXEC), errp) < 0) {
+        g_free(a);
+        return false;
+    }
     QLIST_INIT(&a->devices);
     s->s_accel = a;
     if (!accel_device_listener_registered) {
