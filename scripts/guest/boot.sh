@@ -48,6 +48,10 @@
 #   --sandbox       QEMU's seccomp filter as libvirt sets it by default:
 #                   -sandbox on,obsolete=deny,elevateprivileges=deny,
 #                   spawn=deny,resourcecontrol=deny
+#   --incoming=URI  a migration destination: -incoming URI; the console is
+#                   appended to --log (the source's) rather than started
+#                   anew, and the stand-in's function offers VFIO migration
+#   --migratable    the stand-in's function offers VFIO migration (a source)
 #   --interactive   console on this terminal (-serial mon:stdio; Ctrl-A X
 #                   quits), no timeout; implied by --run=shell
 # Environment: QAC_BUILD (default <top>/build), QAC_GUEST_CACHE.
@@ -57,7 +61,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${QAC_BUILD:-$top/build}
 iommu=accel run=bench secs=3 smp=2 tmo=240 log= quiet= dump= append= keep= sdir= interactive= reboot= boots=
-qmp= vfio_host= sandbox=
+qmp= vfio_host= sandbox= incoming= migratable=
 qemu=${QAC_QEMU:-$build/qemu-build/qemu-system-aarch64} guest= tracelog=
 traces=()
 for a in "$@"; do
@@ -81,6 +85,8 @@ for a in "$@"; do
         --vfio-host=*) vfio_host=${a#*=} ;;
         --interactive) interactive=1 ;;
         --sandbox) sandbox=1 ;;
+        --incoming=*) incoming=${a#*=}; migratable=1 ;;
+        --migratable) migratable=1 ;;
         --reboot) reboot=1 ;;
         --boots=*) boots=${a#*=} ;;
         -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -109,7 +115,7 @@ cleanup() {
 trap cleanup EXIT
 case ",$run," in *,shell,*) interactive=1 ;; esac
 [ -n "$log" ] || log=$work/console.log
-: > "$log"
+[ -n "$incoming" ] || : > "$log"
 
 cmdline="console=ttyAMA0 panic=-1 iommu.strict=1 qac.run=$run qac.secs=$secs"
 [ -z "$append" ] || cmdline="$cmdline $append"
@@ -135,6 +141,7 @@ class = 0x030200
 sid = 0x10100
 bar0 = 16M
 CONF
+        [ -z "$migratable" ] || echo "migration = yes" >> "$work/host.conf"
         sdir=${sdir:-$work}
         mkdir -p "$sdir"
         env=(LD_PRELOAD="${QAC_PRELOAD_FIRST:+$QAC_PRELOAD_FIRST:}$lib" STANDIN_CONFIG="$work/host.conf" STANDIN_DIR="$sdir"
@@ -178,9 +185,10 @@ cmd=("$qemu" -M virt,gic-version=3 -cpu max,pauth-impdef=on -smp "$smp" -m 1G
      -accel tcg -nodefaults -display none "${noreboot[@]}"
      -bios "$firmware" -kernel "$guest/Image" -initrd "$guest/initramfs.cpio.gz"
      -append "$cmdline"
-     -chardev file,id=con,path="$log" -serial chardev:con
+     -chardev file,id=con,path="$log",append=on -serial chardev:con
      "${dev[@]}" "${traces[@]}")
 [ -z "$qmp" ] || cmd+=(-qmp "unix:$qmp,server=on,wait=off")
+[ -z "$incoming" ] || cmd+=(-incoming "$incoming")
 [ -z "$sandbox" ] || cmd+=(-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny)
 if [ -n "$interactive" ]; then
     for i in "${!cmd[@]}"; do

@@ -13,6 +13,8 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "standin-qtest.h"
 #include "qac-regs.h"
 
@@ -377,6 +379,110 @@ static inline void cg_submit_ok(CmdqvGuest *g, unsigned l, uint64_t w0)
     cg_cmd(g, l, w0, 0);
     cg_cmd(g, l, CMD_SYNC, 0);
     g_assert_cmphex(cg_kick(g, l), ==, g->prod[l]);
+}
+
+
+/* ---- what the guest and the hosts saw ------------------------------------ */
+
+/* Per-queue operator view from query-smmuv3-accel */
+static inline QDict *cg_queue_info(CmdqvGuest *g, unsigned l)
+{
+    QDict *resp = qtest_qmp(g->qts, "{'execute': 'query-smmuv3-accel'}");
+    QDict *i = qobject_to(QDict, qlist_peek(qdict_get_qlist(resp, "return")));
+    QList *qs = qdict_get_qlist(i, "cmdqv-queues");
+    QListEntry *e;
+    QDict *ret = NULL;
+
+    g_assert_nonnull(qs);
+    QLIST_FOREACH_ENTRY(qs, e) {
+        QDict *q = qobject_to(QDict, qlist_entry_obj(e));
+        if (qdict_get_int(q, "index") == l) {
+            ret = q;
+            qobject_ref(ret);
+        }
+    }
+    qobject_unref(resp);
+    g_assert_nonnull(ret);
+    return ret;
+}
+
+/* Commands QEMU executed itself for queue @l (query-smmuv3-accel) */
+static inline int64_t cg_executed_by_qemu(CmdqvGuest *g, unsigned l)
+{
+    QDict *q = cg_queue_info(g, l);
+    int64_t n = qdict_get_int(q, "executed-by-qemu");
+
+    qobject_unref(q);
+    return n;
+}
+
+/* Commands the stand-in's VCMDQ hardware executed, all queues */
+static inline int64_t cg_host_executed(CmdqvGuest *g)
+{
+    QDict *d = standin_dump(g->host);
+    int64_t n = qdict_get_int(d, "vcmdq_executed_total");
+
+    qobject_unref(d);
+    return n;
+}
+
+static inline bool cg_error_active(CmdqvGuest *g, unsigned l)
+{
+    return (cg_rd(g, W_P0(l) + Q_GERROR) ^ cg_rd(g, W_P0(l) + Q_GERRORN)) & 1;
+}
+
+/*
+ * The second half of Linux's tegra241_vintf0_handle_error() for queue @l,
+ * with the GERROR it read in its first half: the command at CONS becomes a
+ * CMD_SYNC (__arm_smmu_cmdq_skip_err()), then GERRORN = @gerror.
+ */
+static inline void cg_skip_err(CmdqvGuest *g, unsigned l, uint32_t gerror)
+{
+    uint32_t cons = cg_rd(g, W_P0(l) + Q_CONS);
+    uint64_t a = cg_ring(g, l) + (cons & ((1u << g->log2size) - 1)) * 16;
+
+    qtest_writeq(g->qts, a, CMD_SYNC);
+    qtest_writeq(g->qts, a + 8, 0);
+    cg_wr(g, W_P0(l) + Q_GERRORN, gerror);
+}
+
+/* Wait for queue @l to consume up to PROD, handling errors as Linux does */
+static inline void cg_drain(CmdqvGuest *g, unsigned l)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (cg_error_active(g, l)) {
+            cg_skip_err(g, l, cg_rd(g, W_P0(l) + Q_GERROR));
+        }
+        if ((cg_rd(g, W_P0(l) + Q_CONS) & 0xfffff) == g->prod[l]) {
+            return;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmphex(cg_rd(g, W_P0(l) + Q_CONS) & 0xfffff, ==, g->prod[l]);
+}
+
+/* TLBI_NH_ASID, an illegal TLBI_NH_ALL, two more and a CMD_SYNC: @bad */
+static inline uint32_t cg_queue_with_illegal(CmdqvGuest *g, unsigned l)
+{
+    uint32_t bad;
+
+    cg_cmd(g, l, CMD_TLBI_NH_ASID(1), 0);
+    bad = g->prod[l];
+    cg_cmd(g, l, OP_TLBI_NH_ALL, 0);
+    cg_cmd(g, l, CMD_TLBI_NH_ASID(2), 0);
+    cg_cmd(g, l, CMD_TLBI_NH_ASID(3), 0);
+    cg_cmd(g, l, CMD_SYNC, 0);
+    return bad;
+}
+
+static inline const char *cg_page(CmdqvGuest *g, unsigned l)
+{
+    static char page[16];
+    QDict *q = cg_queue_info(g, l);
+
+    g_strlcpy(page, qdict_get_str(q, "page"), sizeof(page));
+    qobject_unref(q);
+    return page;
 }
 
 #endif /* TESTS_QTEST_QAC_CMDQV_GUEST_H */

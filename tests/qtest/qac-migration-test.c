@@ -129,53 +129,9 @@ static void mig_stop(Mig *m)
     g_free(m->uri);
 }
 
-static int64_t executed_by_qemu(CmdqvGuest *g, unsigned l)
-{
-    QDict *r = qtest_qmp(g->qts, "{'execute': 'query-smmuv3-accel'}");
-    QDict *i = qobject_to(QDict, qlist_peek(qdict_get_qlist(r, "return")));
-    QListEntry *e;
-    int64_t n = -1;
 
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(i, "cmdqv-queues"), e) {
-        QDict *q = qobject_to(QDict, qlist_entry_obj(e));
 
-        if (qdict_get_int(q, "index") == l) {
-            n = qdict_get_int(q, "executed-by-qemu");
-        }
-    }
-    qobject_unref(r);
-    return n;
-}
 
-static bool error_active(CmdqvGuest *g, unsigned l)
-{
-    return (cg_rd(g, W_P0(l) + Q_GERROR) ^ cg_rd(g, W_P0(l) + Q_GERRORN)) & 1;
-}
-
-/* TLBI_NH_ASID, an illegal TLBI_NH_ALL, one more and a CMD_SYNC: @bad */
-static uint32_t queue_with_illegal(CmdqvGuest *g, unsigned l)
-{
-    uint32_t bad;
-
-    cg_cmd(g, l, CMD_TLBI_NH_ASID(1), 0);
-    bad = g->prod[l];
-    cg_cmd(g, l, OP_TLBI_NH_ALL, 0);
-    cg_cmd(g, l, CMD_TLBI_NH_ASID(2), 0);
-    cg_cmd(g, l, CMD_SYNC, 0);
-    return bad;
-}
-
-/* Linux's handler on @g for queue @l: the bad command a CMD_SYNC, acked */
-static void skip_err(CmdqvGuest *g, unsigned l)
-{
-    uint32_t gerror = cg_rd(g, W_P0(l) + Q_GERROR);
-    uint32_t cons = cg_rd(g, W_P0(l) + Q_CONS);
-    uint64_t a = cg_ring(g, l) + (cons & ((1u << g->log2size) - 1)) * 16;
-
-    qtest_writeq(g->qts, a, CMD_SYNC);
-    qtest_writeq(g->qts, a + 8, 0);
-    cg_wr(g, W_P0(l) + Q_GERRORN, gerror);
-}
 
 /*
  * A VM in its emulated phase (no device yet, QEMU runs the queues) with an
@@ -193,7 +149,7 @@ static void test_emulated_phase(void)
               false);
     cg_linux_init(&m.src);
     cg_submit_ok(&m.src, 0, CMD_TLBI_NH_ASID(7));
-    bad = queue_with_illegal(&m.src, 1);
+    bad = cg_queue_with_illegal(&m.src, 1);
     g_assert_cmphex(cg_kick(&m.src, 1), ==, (CERROR_ILL << 24) | bad);
 
     g_assert_true(mig_run(&m));
@@ -202,12 +158,12 @@ static void test_emulated_phase(void)
     g_assert_cmphex(cg_rd(&m.dst, W_P0(0) + Q_CONS), ==, m.dst.prod[0]);
     g_assert_cmphex(cg_rd(&m.dst, W_P0(1) + Q_CONS), ==,
                     (CERROR_ILL << 24) | bad);
-    g_assert_true(error_active(&m.dst, 1));
+    g_assert_true(cg_error_active(&m.dst, 1));
     g_assert_cmphex(cg_rd(&m.dst, W_LVCMDQ_ERR_MAP), ==, 2);
 
-    skip_err(&m.dst, 1);
+    cg_skip_err(&m.dst, 1, cg_rd(&m.dst, W_P0(1) + Q_GERROR));
     g_assert_cmphex(cg_rd(&m.dst, W_P0(1) + Q_CONS), ==, m.dst.prod[1]);
-    g_assert_cmpint(executed_by_qemu(&m.dst, 1), ==, 3);
+    g_assert_cmpint(cg_executed_by_qemu(&m.dst, 1), ==, 4);
     cg_submit_ok(&m.dst, 0, CMD_TLBI_NH_ASID(8));
 
     /* the first device on the destination: host HW queues, page direct */
@@ -290,6 +246,186 @@ static void test_promise_refused(void)
     mig_stop(&m);
 }
 
+/* ---- with a device: host HW queues on both sides ------------------------- */
+
+/* The CMDQV host with a function that migrates (VFIO migration v2) */
+#define HOST_CONF_MIG HOST_CONF_CMDQV "migration = yes\n"
+
+/* A control request to @h that must succeed */
+static void standin_ctl_ok(StandinHost *h, const char *req)
+{
+    QDict *r = standin_ctl(h, "%s", req);
+
+    g_assert_true(qdict_get_try_bool(r, "ok", false));
+    qobject_unref(r);
+}
+
+
+
+/* A VM with the device cold-plugged, its queues up as Linux brings them */
+static void mig_start_dev(Mig *m, const char *conf_dst)
+{
+    mig_start(m, HOST_CONF_MIG, conf_dst, "accel=on,cmdqv=on", true);
+    cg_linux_init(&m->src);
+    g_assert_cmpstr(cg_page(&m->src, 0), ==, "direct");
+}
+
+/* 200 commands rung on queue 0, the host's engine held: none has run */
+static void ring_200_held(Mig *m)
+{
+    standin_ctl_ok(m->src.host, "engine pause");
+    for (unsigned i = 0; i < 199; i++) {
+        cg_cmd(&m->src, 0, CMD_TLBI_NH_VA(7), 0x1000ULL * (i + 1));
+    }
+    cg_cmd(&m->src, 0, CMD_SYNC, 0);
+    cg_wr(&m->src, W_P0(0) + Q_PROD, m->src.prod[0]);
+}
+
+
+/*
+ * Commands pending in a VCMDQ at the switch: the source's host does not
+ * run them (its engine held), so they travel as PROD/CONS and all 200 run
+ * on the destination's host, once; the destination's queues are host HW
+ * queues with the page direct.
+ */
+static void test_commands_pending(void)
+{
+    Mig m;
+    int64_t src0;
+
+    mig_start_dev(&m, HOST_CONF_MIG);
+    src0 = cg_host_executed(&m.src);
+    ring_200_held(&m);
+    g_assert_true(mig_run(&m));
+    cg_drain(&m.dst, 0);
+    g_assert_cmpint(cg_host_executed(&m.src), ==, src0);
+    g_assert_cmpint(cg_host_executed(&m.dst), ==, 200);
+    g_assert_cmpstr(cg_page(&m.dst, 0), ==, "direct");
+    cg_submit_ok(&m.dst, 1, CMD_TLBI_NH_ASID(3));
+    g_assert_cmpint(cg_host_executed(&m.dst), ==, 202);
+    standin_ctl_ok(m.src.host, "engine resume");
+    mig_stop(&m);
+}
+
+/*
+ * An error pending (GERROR != GERRORN) at the switch: the destination shows
+ * it, holds the queue (page trapped) until the guest's handler acknowledges
+ * it, then its host runs the rest: 1 command on the source, 4 there.
+ */
+static void test_error_pending(void)
+{
+    Mig m;
+    uint32_t bad, cons;
+    int64_t src0;
+
+    mig_start_dev(&m, HOST_CONF_MIG);
+    src0 = cg_host_executed(&m.src);
+    bad = cg_queue_with_illegal(&m.src, 1);
+    cg_wr(&m.src, W_P0(1) + Q_PROD, m.src.prod[1]);
+    for (int i = 0; i < 2000 && !cg_error_active(&m.src, 1); i++) {
+        g_usleep(1000);
+    }
+    cons = cg_rd(&m.src, W_P0(1) + Q_CONS);
+    g_assert_cmphex(cons, ==, (CERROR_ILL << 24) | bad);
+
+    g_assert_true(mig_run(&m));
+    g_assert_cmpint(cg_host_executed(&m.src) - src0, ==, 1);
+    g_assert_cmphex(cg_rd(&m.dst, W_P0(1) + Q_CONS), ==, cons);
+    g_assert_true(cg_error_active(&m.dst, 1));
+    g_assert_cmphex(cg_rd(&m.dst, W_LVCMDQ_ERR_MAP), ==, 2);
+    g_assert_cmpstr(cg_page(&m.dst, 1), ==, "trapped");
+    cg_skip_err(&m.dst, 1, cg_rd(&m.dst, W_P0(1) + Q_GERROR));
+    cg_drain(&m.dst, 1);
+    g_assert_cmpint(cg_host_executed(&m.dst), ==, 4);
+    g_assert_cmpstr(cg_page(&m.dst, 1), ==, "direct");
+    mig_stop(&m);
+}
+
+/*
+ * The guest brought queue 1 up before queue 0: the destination's host
+ * still gets its HW queues in ascending order, and both run there.
+ */
+static void test_queue1_before_queue0(void)
+{
+    Mig m;
+    QDict *d;
+
+    mig_start(&m, HOST_CONF_MIG, HOST_CONF_MIG, "accel=on,cmdqv=on", true);
+    cg_linux_init_vintf(&m.src, true);
+    cg_init_queue(&m.src, 1);
+    cg_submit_ok(&m.src, 1, CMD_TLBI_NH_ASID(1));
+    cg_init_queue(&m.src, 0);
+    cg_submit_ok(&m.src, 0, CMD_TLBI_NH_ASID(2));
+    g_assert_true(mig_run(&m));
+    cg_submit_ok(&m.dst, 1, CMD_TLBI_NH_ASID(3));
+    cg_submit_ok(&m.dst, 0, CMD_TLBI_NH_ASID(4));
+    d = standin_dump(m.dst.host);
+    g_assert_cmpint(standin_count(d, "hw_queue"), ==, 2);
+    g_assert_cmpint(qdict_get_int(d, "vcmdq_executed_total"), ==, 4);
+    g_assert_true(qlist_empty(qdict_get_qlist(d, "rejected_destroys")));
+    qobject_unref(d);
+    mig_stop(&m);
+}
+
+/*
+ * The destination's host refuses a HW queue: the migration fails there
+ * with the reason, that host is left clean, and the source, which had
+ * stopped its queues for the switch, runs them again, pending commands
+ * included.
+ */
+static void test_destination_refuses(void)
+{
+    Mig m;
+    int64_t src0;
+
+    mig_start_dev(&m, HOST_CONF_MIG "[fault]\nioctl = IOMMU_HW_QUEUE_ALLOC\n"
+                  "nth = 1\nerrno = ENOMEM\n");
+    qtest_set_expected_status(m.dst.qts, 1);
+    src0 = cg_host_executed(&m.src);
+    ring_200_held(&m);
+    g_assert_false(mig_run(&m));
+    qtest_wait_qemu(m.dst.qts);
+    standin_assert_clean_exit(m.dst.host);
+    qtest_quit(m.dst.qts);
+    m.dst.qts = NULL;
+    standin_ctl_ok(m.src.host, "engine resume");
+    cg_drain(&m.src, 0);
+    g_assert_cmpint(cg_host_executed(&m.src) - src0, ==, 200);
+    cg_submit_ok(&m.src, 1, CMD_TLBI_NH_ASID(5));
+    mig_stop(&m);
+}
+
+/* A cancelled migration: the source's queues go on as if nothing happened */
+static void test_cancelled(void)
+{
+    Mig m;
+    const char *st;
+
+    mig_start_dev(&m, HOST_CONF_MIG);
+    qtest_set_expected_status(m.dst.qts, 1);
+    qtest_qmp_assert_success(m.src.qts, "{'execute': 'migrate-set-parameters',"
+                             " 'arguments': {'max-bandwidth': 65536}}");
+    qtest_qmp_assert_success(m.src.qts, "{'execute': 'migrate', "
+                             "'arguments': {'uri': %s}}", m.uri);
+    qtest_qmp_assert_success(m.src.qts, "{'execute': 'migrate_cancel'}");
+    for (int i = 0; i < 1000; i++) {
+        st = mig_status(m.src.qts);
+        if (!strcmp(st, "cancelled")) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_assert_cmpstr(mig_status(m.src.qts), ==, "cancelled");
+    qtest_wait_qemu(m.dst.qts);
+    standin_assert_clean_exit(m.dst.host);
+    qtest_quit(m.dst.qts);
+    m.dst.qts = NULL;
+    cg_submit_ok(&m.src, 0, CMD_TLBI_NH_ASID(6));
+    cg_submit_ok(&m.src, 1, CMD_TLBI_NH_ASID(7));
+    g_assert_cmpstr(cg_page(&m.src, 0), ==, "direct");
+    mig_stop(&m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -298,5 +434,12 @@ int main(int argc, char **argv)
     qtest_add_func("/qac-migration/emulated-host-view",
                    test_emulated_host_view);
     qtest_add_func("/qac-migration/promise-refused", test_promise_refused);
+    qtest_add_func("/qac-migration/commands-pending", test_commands_pending);
+    qtest_add_func("/qac-migration/error-pending", test_error_pending);
+    qtest_add_func("/qac-migration/queue1-before-queue0",
+                   test_queue1_before_queue0);
+    qtest_add_func("/qac-migration/destination-refuses",
+                   test_destination_refuses);
+    qtest_add_func("/qac-migration/cancelled", test_cancelled);
     return g_test_run();
 }

@@ -228,27 +228,6 @@ static void cg_linux_init_checked(CmdqvGuest *g)
     cg_linux_init(g);
 }
 
-/* Per-queue operator view from query-smmuv3-accel */
-static QDict *cg_queue_info(CmdqvGuest *g, unsigned l)
-{
-    QDict *resp = qtest_qmp(g->qts, "{'execute': 'query-smmuv3-accel'}");
-    QDict *i = qobject_to(QDict, qlist_peek(qdict_get_qlist(resp, "return")));
-    QList *qs = qdict_get_qlist(i, "cmdqv-queues");
-    QListEntry *e;
-    QDict *ret = NULL;
-
-    g_assert_nonnull(qs);
-    QLIST_FOREACH_ENTRY(qs, e) {
-        QDict *q = qobject_to(QDict, qlist_entry_obj(e));
-        if (qdict_get_int(q, "index") == l) {
-            ret = q;
-            qobject_ref(ret);
-        }
-    }
-    qobject_unref(resp);
-    g_assert_nonnull(ret);
-    return ret;
-}
 
 static int64_t cg_traps(CmdqvGuest *g)
 {
@@ -1033,15 +1012,6 @@ static void test_emulated_queues_hotplug_first(void)
 }
 
 
-/* Commands QEMU executed itself for queue @l (query-smmuv3-accel) */
-static int64_t cg_executed_by_qemu(CmdqvGuest *g, unsigned l)
-{
-    QDict *q = cg_queue_info(g, l);
-    int64_t n = qdict_get_int(q, "executed-by-qemu");
-
-    qobject_unref(q);
-    return n;
-}
 
 /*
  * Host to QEMU with commands in flight: the guest rings 200 commands on a
@@ -1228,74 +1198,11 @@ static void test_emulated_acpi_dsdt_device(void)
 
 /* ---- handovers: every direction, with commands in flight ---------------- */
 
-/* Commands the stand-in's VCMDQ hardware executed, all queues */
-static int64_t host_executed(CmdqvGuest *g)
-{
-    QDict *d = standin_dump(g->host);
-    int64_t n = qdict_get_int(d, "vcmdq_executed_total");
 
-    qobject_unref(d);
-    return n;
-}
 
-static bool cg_error_active(CmdqvGuest *g, unsigned l)
-{
-    return (cg_rd(g, W_P0(l) + Q_GERROR) ^ cg_rd(g, W_P0(l) + Q_GERRORN)) & 1;
-}
 
-/*
- * The second half of Linux's tegra241_vintf0_handle_error() for queue @l,
- * with the GERROR it read in its first half: the command at CONS becomes a
- * CMD_SYNC (__arm_smmu_cmdq_skip_err()), then GERRORN = @gerror.
- */
-static void cg_skip_err(CmdqvGuest *g, unsigned l, uint32_t gerror)
-{
-    uint32_t cons = cg_rd(g, W_P0(l) + Q_CONS);
-    uint64_t a = cg_ring(g, l) + (cons & ((1u << g->log2size) - 1)) * 16;
 
-    qtest_writeq(g->qts, a, CMD_SYNC);
-    qtest_writeq(g->qts, a + 8, 0);
-    cg_wr(g, W_P0(l) + Q_GERRORN, gerror);
-}
 
-/* Wait for queue @l to consume up to PROD, handling errors as Linux does */
-static void cg_drain(CmdqvGuest *g, unsigned l)
-{
-    for (int i = 0; i < 2000; i++) {
-        if (cg_error_active(g, l)) {
-            cg_skip_err(g, l, cg_rd(g, W_P0(l) + Q_GERROR));
-        }
-        if ((cg_rd(g, W_P0(l) + Q_CONS) & 0xfffff) == g->prod[l]) {
-            return;
-        }
-        g_usleep(1000);
-    }
-    g_assert_cmphex(cg_rd(g, W_P0(l) + Q_CONS) & 0xfffff, ==, g->prod[l]);
-}
-
-/* TLBI_NH_ASID, an illegal TLBI_NH_ALL, two more and a CMD_SYNC: @bad */
-static uint32_t cg_queue_with_illegal(CmdqvGuest *g, unsigned l)
-{
-    uint32_t bad;
-
-    cg_cmd(g, l, CMD_TLBI_NH_ASID(1), 0);
-    bad = g->prod[l];
-    cg_cmd(g, l, OP_TLBI_NH_ALL, 0);
-    cg_cmd(g, l, CMD_TLBI_NH_ASID(2), 0);
-    cg_cmd(g, l, CMD_TLBI_NH_ASID(3), 0);
-    cg_cmd(g, l, CMD_SYNC, 0);
-    return bad;
-}
-
-static const char *cg_page(CmdqvGuest *g, unsigned l)
-{
-    static char page[16];
-    QDict *q = cg_queue_info(g, l);
-
-    g_strlcpy(page, qdict_get_str(q, "page"), sizeof(page));
-    qobject_unref(q);
-    return page;
-}
 
 /*
  * QEMU to host with an error pending: QEMU's queue stopped on an illegal
@@ -1319,21 +1226,21 @@ static void test_handover_qemu_to_host_error(void)
     gerror = cg_rd(&g, W_P0(0) + Q_GERROR);     /* the handler's first half */
 
     cg_plug(&g);
-    host0 = host_executed(&g);
+    host0 = cg_host_executed(&g);
     g_assert_cmphex(cg_rd(&g, W_P0(0) + Q_CONS), ==, cons);
     g_assert_true(cg_error_active(&g, 0));
     g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 1);
     g_assert_cmpstr(cg_page(&g, 0), ==, "trapped");
-    g_assert_cmpint(host_executed(&g), ==, host0);
+    g_assert_cmpint(cg_host_executed(&g), ==, host0);
 
     cg_skip_err(&g, 0, gerror);                 /* ... and its second */
     cg_drain(&g, 0);
-    g_assert_cmpint(host_executed(&g) - host0, ==, 4);
+    g_assert_cmpint(cg_host_executed(&g) - host0, ==, 4);
     g_assert_cmpint(cg_executed_by_qemu(&g, 0), ==, 1);
     g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 0);
     g_assert_cmpstr(cg_page(&g, 0), ==, "direct");
     cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(4));
-    g_assert_cmpint(host_executed(&g) - host0, ==, 6);
+    g_assert_cmpint(cg_host_executed(&g) - host0, ==, 6);
     cg_stop(&g);
 }
 
@@ -1352,7 +1259,7 @@ static void test_handover_host_to_qemu_error(void)
     cg_start_hotplug(&g, HOST_CONF_CMDQV);
     cg_plug(&g);
     cg_linux_init_checked(&g);
-    host0 = host_executed(&g);
+    host0 = cg_host_executed(&g);
     bad = cg_queue_with_illegal(&g, 1);
     cg_wr(&g, W_P0(1) + Q_PROD, g.prod[1]);     /* the page is direct */
     for (int i = 0; i < 2000 && !cg_error_active(&g, 1); i++) {
@@ -1362,7 +1269,7 @@ static void test_handover_host_to_qemu_error(void)
     cons = cg_rd(&g, W_P0(1) + Q_CONS);
     g_assert_cmphex(cons, ==, (CERROR_ILL << 24) | bad);
     gerror = cg_rd(&g, W_P0(1) + Q_GERROR);
-    host1 = host_executed(&g);
+    host1 = cg_host_executed(&g);
     g_assert_cmpint(host1 - host0, ==, 1);
 
     qobject_unref(cg_unplug(&g));
@@ -1375,7 +1282,7 @@ static void test_handover_host_to_qemu_error(void)
     cg_skip_err(&g, 1, gerror);
     g_assert_cmphex(cg_rd(&g, W_P0(1) + Q_CONS) & 0xfffff, ==, g.prod[1]);
     g_assert_cmpint(cg_executed_by_qemu(&g, 1), ==, 4);
-    g_assert_cmpint(host_executed(&g), ==, host1);
+    g_assert_cmpint(cg_host_executed(&g), ==, host1);
     cg_stop(&g);
 }
 
@@ -1393,7 +1300,7 @@ static void test_handover_rebuild_in_flight(void)
     cg_start(&g, HOST_CONF_CMDQV, NULL);
     cg_linux_init_checked(&g);
     g_assert_cmpuint(n, <, 1u << g.log2size);
-    host0 = host_executed(&g);
+    host0 = cg_host_executed(&g);
     for (unsigned i = 0; i < n - 1; i++) {
         cg_cmd(&g, 1, CMD_TLBI_NH_VA(7), 0x1000ULL * (i + 1));
     }
@@ -1401,7 +1308,7 @@ static void test_handover_rebuild_in_flight(void)
     cg_wr(&g, W_P0(1) + Q_PROD, g.prod[1]);     /* direct */
     qtest_writeq(g.qts, g.win + W_P1(0), (G_RING + 0x40000) | g.log2size);
     cg_drain(&g, 1);
-    g_assert_cmpint(host_executed(&g) - host0, ==, n);
+    g_assert_cmpint(cg_host_executed(&g) - host0, ==, n);
     g_assert_cmpint(cg_executed_by_qemu(&g, 1), ==, 0);
     cg_stop(&g);
 }
@@ -1420,7 +1327,7 @@ static void test_handover_reset_in_flight(void)
 
     cg_start(&g, HOST_CONF_CMDQV, NULL);
     cg_linux_init_checked(&g);
-    host0 = host_executed(&g);
+    host0 = cg_host_executed(&g);
     for (unsigned i = 0; i < n - 1; i++) {
         cg_cmd(&g, 0, CMD_TLBI_NH_VA(7), 0x1000ULL * (i + 1));
     }
@@ -1440,7 +1347,7 @@ static void test_handover_reset_in_flight(void)
     memset(g.prod, 0, sizeof(g.prod));
     cg_linux_init_checked(&g);
     cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(8));
-    g_assert_cmpint(host_executed(&g) - host0, ==, ran + 2);
+    g_assert_cmpint(cg_host_executed(&g) - host0, ==, ran + 2);
     cg_stop(&g);
 }
 
@@ -1468,7 +1375,7 @@ static void test_handover_reset_with_error(void)
     g_assert_false(cg_error_active(&g, 0));
     g_assert_cmphex(cg_rd(&g, W_LVCMDQ_ERR_MAP), ==, 0);
 
-    host0 = host_executed(&g);
+    host0 = cg_host_executed(&g);
     qemu0 = cg_executed_by_qemu(&g, 0);
     rp0_slot_power(g.qts, true);
     cg_plug(&g);
@@ -1476,7 +1383,7 @@ static void test_handover_reset_with_error(void)
     cg_linux_init_checked(&g);
     cg_submit_ok(&g, 0, CMD_TLBI_NH_ASID(9));
     cg_submit_ok(&g, 1, CMD_TLBI_NH_ASID(10));
-    g_assert_cmpint(host_executed(&g) - host0, ==, 4);
+    g_assert_cmpint(cg_host_executed(&g) - host0, ==, 4);
     g_assert_cmpint(cg_executed_by_qemu(&g, 0), ==, qemu0);
     cg_stop(&g);
 }
