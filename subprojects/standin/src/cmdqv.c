@@ -777,6 +777,14 @@ static bool engine_pass(bool scrub)
                 if (vi->q[l]) {
                     did |= run_queue(s, vi, v, vi->q[l]);
                     w->seen[Q_CONS / 4] = vi->hw[l].cons;
+                } else {
+                    /* not allocated: STATUS and GERROR stay the hardware's */
+                    if (w->seen[Q_STATUS / 4] != vi->hw[l].status) {
+                        wr(vi->page0, l, Q_STATUS, vi->hw[l].status);
+                    }
+                    if (w->seen[Q_GERROR / 4] != vi->hw[l].gerror) {
+                        wr(vi->page0, l, Q_GERROR, vi->hw[l].gerror);
+                    }
                 }
                 w->seen[Q_STATUS / 4] = vi->hw[l].status;
                 w->seen[Q_GERROR / 4] = vi->hw[l].gerror;

@@ -1180,6 +1180,40 @@ static void test_engine_reports_cpu_and_blocks_unused(void)
 }
 
 /*
+ * A store over the STATUS of a queue that is not allocated is undone by
+ * the pass the store brings, not by a later scrub: the engine must not
+ * pass again and again (under the lock every ioctl needs) meanwhile.
+ */
+static void test_engine_unallocated_status_store_undone_at_once(void)
+{
+    Eng s;
+    int64_t passes0, passes1;
+    uint32_t v = 0;
+    TJ *d;
+
+    if (!eng_up(&s, 5, false)) {
+        eng_down(&s);
+        return;
+    }
+    g_assert_cmpint(t_destroy(s.e.fd, s.q[1]), ==, 0);
+    g_assert_true(engine_wait_state("sleeping", NULL, NULL));
+    d = t_dump();
+    passes0 = tj_get_int(tj_get(d, "engine"), "passes", -1);
+    tj_free(d);
+    t_qreg_write(s.e.page0, 1, Q_STATUS, 1);
+    if (!t_qreg_wait(s.e.page0, 1, Q_STATUS, ~0u, 0, TIMEOUT_MS, &v)) {
+        g_test_message("STATUS of the queue not allocated still reads 0x%x", v);
+        g_test_fail();
+    }
+    d = t_dump();
+    passes1 = tj_get_int(tj_get(d, "engine"), "passes", -1);
+    tj_free(d);
+    g_test_message("passes for the store: %lld", (long long)(passes1 - passes0));
+    g_assert_cmpint(passes1 - passes0, <=, 10);
+    eng_down(&s);
+}
+
+/*
  * The engine copies the commands between CONS and PROD in one go, with
  * plain loads while the ring's memory stays as it was at HW_QUEUE_ALLOC;
  * when the ring goes away (@how: mprotect PROT_NONE, munmap, a MAP_FIXED
@@ -1270,6 +1304,8 @@ int main(int argc, char **argv)
                     test_engine_command_after_idle_spell_runs);
     g_test_add_func("/engine/reports_cpu_and_blocks_unused",
                     test_engine_reports_cpu_and_blocks_unused);
+    g_test_add_func("/engine/unallocated_status_store_undone_at_once",
+                    test_engine_unallocated_status_store_undone_at_once);
     g_test_add_data_func("/engine/unreadable_command_stops_there/mprotect", "mprotect",
                          test_engine_unreadable_command_stops_there);
     g_test_add_data_func("/engine/unreadable_command_stops_there/munmap", "munmap",
