@@ -144,6 +144,41 @@ static bool parse_bool(int line, const char *field, const char *v)
     cfg_die(line, field, "'%s' is not yes or no", v);
 }
 
+/*
+ * [pci] migration: no (the default), yes (= stop_copy,p2p,pre_copy), or a
+ * comma-separated list of the VFIO_MIGRATION_* flags the function offers,
+ * which must include stop_copy (vfio_migration_init in QEMU, and every
+ * variant driver, treats it as the base).
+ */
+static uint32_t parse_migration(int line, const char *field, const char *v)
+{
+    uint32_t flags = 0;
+    char buf[128], *save = NULL;
+
+    if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "off")) {
+        return 0;
+    }
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on")) {
+        return VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | VFIO_MIGRATION_PRE_COPY;
+    }
+    snprintf(buf, sizeof(buf), "%s", v);
+    for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        if (!strcasecmp(t, "stop_copy")) {
+            flags |= VFIO_MIGRATION_STOP_COPY;
+        } else if (!strcasecmp(t, "p2p")) {
+            flags |= VFIO_MIGRATION_P2P;
+        } else if (!strcasecmp(t, "pre_copy")) {
+            flags |= VFIO_MIGRATION_PRE_COPY;
+        } else {
+            cfg_die(line, field, "'%s' is not yes, no or a list of stop_copy, p2p, pre_copy", v);
+        }
+    }
+    if (!(flags & VFIO_MIGRATION_STOP_COPY)) {
+        cfg_die(line, field, "'%s' lacks stop_copy, which every migratable function offers", v);
+    }
+    return flags;
+}
+
 static bool is_pow2(uint64_t v)
 {
     return v && !(v & (v - 1));
@@ -403,6 +438,8 @@ int st_config_load(const char *path)
             } else if (!strcmp(key, "sid")) {
                 pci->sid = parse_num(line, key, val, false, UINT32_MAX);
                 x->have_sid = true;
+            } else if (!strcmp(key, "migration")) {
+                pci->migration = parse_migration(line, key, val);
             } else if (!strncmp(key, "bar", 3) && key[3] >= '0' && key[3] <= '5' && !key[4]) {
                 uint64_t sz = parse_num(line, key, val, true, 1ull << 40);
 

@@ -637,6 +637,8 @@ char *st_dump_json(void)
     g_string_append_c(s, ',');
     st_dump_passed(s);
     g_string_append_c(s, ',');
+    st_dump_migration(s);
+    g_string_append_c(s, ',');
     st_dump_cmdqv(s);
     g_string_append(s, "}");
     return g_string_free(s, FALSE);

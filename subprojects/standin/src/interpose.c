@@ -285,6 +285,9 @@ static void file_put(struct st_file *f)
     case FT_VFIO:
         st_vfio_release(f);
         break;
+    case FT_MIGDATA:
+        st_migf_release(f);
+        break;
     case FT_VEVENTQ:
         if (f->veq) {
             f->veq->fd_open = false;
@@ -455,6 +458,9 @@ ST_EXPORT int ioctl(int fd, unsigned long req, ...)
         break;
     case FT_VFIO:
         r = st_vfio_ioctl(f, req, (uintptr_t)arg);
+        break;
+    case FT_MIGDATA:
+        r = st_migf_ioctl(f, req, (uintptr_t)arg);
         break;
     default:
         r = -ENOTTY;
@@ -697,6 +703,9 @@ static ssize_t ours_read(struct st_file *f, void *buf, size_t n, int64_t off)
         }
         r = st_vfio_pread(f, buf, n, off);
         break;
+    case FT_MIGDATA:
+        r = st_migf_read(f, buf, n, off);
+        break;
     default:
         r = -EINVAL;
     }
@@ -713,6 +722,8 @@ static ssize_t ours_write(struct st_file *f, const void *buf, size_t n, int64_t 
 
     if (f->type == FT_VFIO && off >= 0) {
         r = st_vfio_pwrite(f, buf, n, off);
+    } else if (f->type == FT_MIGDATA) {
+        r = st_migf_write(f, buf, n, off);
     } else if (f->type == FT_VEVENTQ && off > 0) {
         r = -ESPIPE;
     } else {

@@ -82,7 +82,7 @@ struct st_pci {
     int irq_type;                    /* index of the enabled IRQ type or -1 */
     struct st_obj *devobj;           /* bound device object, if any */
     uint64_t resets;
-    bool migration;                  /* [pci] migration = yes (migration.c) */
+    uint32_t migration;              /* VFIO_MIGRATION_* flags ([pci] migration); 0: none */
     struct st_mig *mig;              /* its migration state, if migration */
 };
 

@@ -111,6 +111,7 @@ static const struct { const char *name; unsigned long cmd; } ioctlnames[] = {
     I(VFIO_DEVICE_PCI_HOT_RESET), I(VFIO_DEVICE_QUERY_GFX_PLANE), I(VFIO_DEVICE_GET_GFX_DMABUF),
     I(VFIO_DEVICE_IOEVENTFD), I(VFIO_DEVICE_FEATURE), I(VFIO_DEVICE_BIND_IOMMUFD),
     I(VFIO_DEVICE_ATTACH_IOMMUFD_PT), I(VFIO_DEVICE_DETACH_IOMMUFD_PT),
+    I(VFIO_MIG_GET_PRECOPY_INFO),
 #undef I
 };
 
@@ -128,6 +129,10 @@ bool st_ioctl_known(const char *name)
 {
     /* not an ioctl: the mmap of a vIOMMU region, counted and failed alike */
     if (!strcmp(name, ST_CALL_MMAP)) {
+        return true;
+    }
+    /* not ioctls: a migration arc, a read or write of a migration data fd */
+    if (st_mig_fault_name(name)) {
         return true;
     }
     /* not a call: an ATC_INV run by a VCMDQ (the fault makes it time out) */

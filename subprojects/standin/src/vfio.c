@@ -281,6 +281,7 @@ int st_vfio_init(void)
             }
         }
         pci_reset(p);
+        st_mig_init(p);
     }
     return 0;
 }
@@ -450,6 +451,7 @@ void st_device_unbind(struct st_obj *dev)
 void st_vfio_release(struct st_file *f)
 {
     if (f->devobj) {
+        st_mig_close(f->pci);
         st_device_unbind(f->devobj);
         pci_reset(f->pci);
     }
@@ -502,6 +504,7 @@ static int bind(struct st_file *f, uint64_t arg)
     f->devobj = dev;
     f->pci->devobj = dev;
     pci_reset(f->pci);
+    st_mig_open(f->pci);
     return 0;
 }
 
@@ -782,7 +785,7 @@ static int hot_reset_info(struct st_file *f, uint64_t arg)
     return hdr.argsz < minsz + count * sizeof(struct vfio_pci_dependent_device) ? -ENOSPC : 0;
 }
 
-static int device_feature(uint64_t arg)
+static int device_feature(struct st_file *f, uint64_t arg)
 {
     struct vfio_device_feature ft;
     const size_t minsz = offsetof(struct vfio_device_feature, flags) + sizeof(ft.flags);
@@ -801,8 +804,21 @@ static int device_feature(uint64_t arg)
         (ft.flags & VFIO_DEVICE_FEATURE_GET)) {
         return -EINVAL;
     }
-    /* no migration, no dirty logging, no low power, no VF token */
-    return -ENOTTY;
+    switch (ft.flags & VFIO_DEVICE_FEATURE_MASK) {
+    case VFIO_DEVICE_FEATURE_MIGRATION:
+    case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_START:
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
+    case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+    case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE:
+    case 12:    /* VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 (7.1 uAPI) */
+        /* vfio_ioctl_device_feature(): the core's features (migration.c) */
+        return st_mig_feature(f->pci, ft.flags, ft.flags & VFIO_DEVICE_FEATURE_MASK,
+                              arg + minsz, ft.argsz - minsz);
+    default:
+        /* no low power, no VF token, no bus master feature */
+        return -ENOTTY;
+    }
 }
 
 static int ioeventfd(struct st_file *f, uint64_t arg)
@@ -858,13 +874,15 @@ int st_vfio_ioctl(struct st_file *f, unsigned long cmd, uint64_t arg)
     case VFIO_DEVICE_RESET:
         f->pci->resets++;
         pci_reset(f->pci);
+        st_mig_reset(f->pci);
         return 0;
     case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: return hot_reset_info(f, arg);
     case VFIO_DEVICE_PCI_HOT_RESET:
         f->pci->resets++;
         pci_reset(f->pci);
+        st_mig_reset(f->pci);
         return 0;
-    case VFIO_DEVICE_FEATURE: return device_feature(arg);
+    case VFIO_DEVICE_FEATURE: return device_feature(f, arg);
     case VFIO_DEVICE_IOEVENTFD: return ioeventfd(f, arg);
     default:
         return -ENOTTY;
