@@ -68,6 +68,9 @@ struct mig_rec {
     uint64_t offset, length;
 } __attribute__((packed));
 
+G_STATIC_ASSERT(sizeof(struct mig_hdr) == 88);
+G_STATIC_ASSERT(sizeof(struct mig_rec) == 24);
+
 struct st_migf {
     struct st_pci *pci;
     struct st_mig *mig;              /* NULL once the device let go (disabled) */
