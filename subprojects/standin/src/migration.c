@@ -981,6 +981,7 @@ void st_mig_close(struct st_pci *p)
     if (p->mig) {
         disable_fds(p->mig);
         p->mig->log_active = false;
+        p->mig->precopy_info_v2 = false;     /* vfio_df_device_last_close() */
     }
 }
 

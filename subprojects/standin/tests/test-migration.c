@@ -704,6 +704,54 @@ static void test_precopy_session(void)
 }
 
 /*
+ * vfio_ioctl_device_feature_migration_precopy_info_v2() (the 7.1 core,
+ * modelled on 7.0) and vfio_check_precopy_ioctl(): after the opt-in
+ * VFIO_MIG_GET_PRECOPY_INFO's flags are an output (0: no REINIT), before it
+ * they come back as given; the opt-in ends with the last close
+ * (vfio_df_device_last_close).
+ */
+static void test_precopy_info_v2(void)
+{
+    static const int idx[] = { 0, 4 };
+    struct vfio_precopy_info info;
+    int fd;
+    Env e;
+
+    if (t_kernel() < 700) {
+        g_test_skip("MIG_PRECOPY_INFOv2 is modelled on 7.0 only");
+        return;
+    }
+    if (!env_up(&e, 2, idx)) {
+        return;
+    }
+    T_ERR(feature(e.dev[1], VFIO_DEVICE_FEATURE_SET | FEATURE_PRECOPY_INFOv2, NULL, 0, 0), EINVAL);
+    T_ERR(feature(e.dev[0], VFIO_DEVICE_FEATURE_GET | FEATURE_PRECOPY_INFOv2, NULL, 0, 0), EINVAL);
+    T_OK(feature(e.dev[0], VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+                 FEATURE_PRECOPY_INFOv2, NULL, 0, 0));
+    /* v1: flags reserved, given back as they came */
+    T_OK(set_state(e.dev[0], ST_PRE_COPY, &fd));
+    info = (struct vfio_precopy_info){ .argsz = sizeof(info), .flags = 0x80 };
+    T_OK(t_ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+    g_assert_cmphex(info.flags, ==, 0x80);
+    T_OK(feature(e.dev[0], VFIO_DEVICE_FEATURE_SET | FEATURE_PRECOPY_INFOv2, NULL, 0, 0));
+    info = (struct vfio_precopy_info){ .argsz = sizeof(info), .flags = 0x80 };
+    T_OK(t_ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+    g_assert_cmphex(info.flags, ==, 0);
+    close(fd);
+    T_OK(set_state(e.dev[0], ST_RUNNING, NULL));
+    /* closed and opened again: v1 */
+    close(e.dev[0]);
+    e.dev[0] = t_vfio_open(0);
+    T_OK(t_vfio_bind(e.dev[0], e.fd, &e.devid[0]));
+    T_OK(set_state(e.dev[0], ST_PRE_COPY, &fd));
+    info = (struct vfio_precopy_info){ .argsz = sizeof(info), .flags = 0x80 };
+    T_OK(t_ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+    g_assert_cmphex(info.flags, ==, 0x80);
+    close(fd);
+    env_down(&e, 2);
+}
+
+/*
  * mlx5vf_disable_fds(): leaving the session, a reset
  * (mlx5vf_pci_aer_reset_done) and closing the device
  * (mlx5vf_cmd_close_migratable) disable the data file: ENODEV, while the
@@ -983,6 +1031,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/truncated_stream_refused", test_truncated_stream_refused);
     g_test_add_func("/migration/wrong_device_refused", test_wrong_device_refused);
     g_test_add_func("/migration/precopy_session", test_precopy_session);
+    g_test_add_func("/migration/precopy_info_v2", test_precopy_info_v2);
     g_test_add_func("/migration/data_fd_disabled", test_data_fd_disabled);
     g_test_add_func("/migration/dma_logging", test_dma_logging);
     g_test_add_func("/migration/fault_on_an_arc", test_fault_on_an_arc);
