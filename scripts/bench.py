@@ -31,6 +31,8 @@ REPS = int(os.environ.get("QAC_BENCH_REPS", "3"))
 SECS = int(os.environ.get("QAC_BENCH_SECS", "3"))
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 from qmp import QMP  # noqa: E402
+from migrate import migrate  # noqa: E402
+MIG_REPS = int(os.environ.get("QAC_BENCH_MIG_REPS", "3"))
 
 
 def sample_accel(sock, console, result):
@@ -135,6 +137,43 @@ def standin_bench():
         return {}
 
 
+def migration_downtime(iommu):
+    """Downtimes (ms, query-migrate) of MIG_REPS migrations of the guest
+    while it runs dma_map_benchmark, one new destination each."""
+    with tempfile.TemporaryDirectory(prefix="qac-bench-mig.") as d:
+        con = os.path.join(d, "console.log")
+        procs, res = [], []
+
+        def boot(n, *extra):
+            host = os.path.join(d, "host%s" % "AB"[n % 2])
+            cmd = [os.path.join(TOP, "scripts/guest/boot.sh"), "--iommu=" + iommu,
+                   "--run=bench", "--secs=%d" % (MIG_REPS * 8 + 10), "--smp=2",
+                   "--log=" + con, "--quiet", "--standin-dir=" + host,
+                   "--qmp=" + os.path.join(d, "q%d.sock" % n), "--migratable",
+                   "--timeout=600"] + list(extra)
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        boot(0)
+        for _ in range(1200):
+            if os.path.exists(con) and "QAC: bench: driver" in open(con).read():
+                break
+            time.sleep(0.1)
+        for n in range(1, MIG_REPS + 1):
+            uri = "unix:" + os.path.join(d, "m%d.sock" % n)
+            boot(n, "--incoming=" + uri)
+            r = migrate(os.path.join(d, "q%d.sock" % (n - 1)),
+                        os.path.join(d, "q%d.sock" % n), uri)
+            procs[n - 1].wait()
+            if r["status"] != "completed":
+                break
+            res.append(r["downtime"])
+            print("%-22s migration %d: downtime %d ms, total %d ms" %
+                  (iommu, n, r["downtime"], r["total-time"]), flush=True)
+        for p in procs:
+            p.wait()
+        return res
+
+
 def med(rs, k):
     v = [r[k] for r in rs if r.get(k) is not None]
     return statistics.median(v) if v else None
@@ -169,6 +208,8 @@ def main():
                    fmt(rs[-1].get("unmap_p99"))), flush=True)
         rows.append((name, iommu, smp, rs))
     sb = standin_bench()
+    mig = [("(b) accel, CMDQV off", migration_downtime("accel")),
+           ("(c) accel + CMDQV", migration_downtime("accel-cmdqv"))]
 
     md = ["# dma_map_benchmark on the real Linux guest (TCG, stand-in host)", "",
           "%d runs each, %d s, 1 benchmark thread, granule 1, iommu.strict=1; "
@@ -204,6 +245,15 @@ def main():
     else:
         md += ["standin-bench did not run."]
 
+    md += ["", "## Live migration downtime (query-migrate)", "",
+           "The guest migrated %d times while it runs the benchmark (2 CPUs), "
+           "each to a new QEMU on the other stand-in host, over a UNIX socket."
+           % MIG_REPS, "", "| set-up | downtime median (ms) | each (ms) |",
+           "|---|---|---|"]
+    for name, ds in mig:
+        md.append("| %s | %s | %s |" % (
+            name, fmt(statistics.median(ds) if ds else None, "%.0f"),
+            ", ".join(str(x) for x in ds) or "failed"))
     md += ["", "## Targets (issue 16)", "", "| target | figures | met |", "|---|---|---|"]
     for smp in (1, 2, 4):
         for k, what in (("unmap_p50", "p50"), ("unmap", "mean")):

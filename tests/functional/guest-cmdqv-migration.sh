@@ -19,7 +19,6 @@ tap_need_guest
 tap_workdir guest-cmdqv-migration
 
 pids=()
-export QAC_TOP_SCRIPTS="$top/scripts"
 boot() {    # boot N [options]: QEMU N on host A (even) or B (odd)
     local n=$1 host=A; shift
     [ $((n % 2)) = 1 ] && host=B
@@ -40,41 +39,8 @@ last=0
 for i in $(seq 1 "$hops"); do
     last=$i
     boot "$i" --incoming="unix:$work/mig$i.sock"
-    /usr/bin/python3 - "$work/qmp$((i - 1)).sock" "$work/qmp$i.sock" \
-        "unix:$work/mig$i.sock" "$work/hop$i.json" <<'PY'
-import json, os, sys, time
-sys.path.insert(0, os.environ["QAC_TOP_SCRIPTS"])
-from qmp import QMP
-src_sock, dst_sock, uri, out = sys.argv[1:5]
-for _ in range(600):
-    if os.path.exists(dst_sock):
-        break
-    time.sleep(0.05)
-src, dst = QMP(src_sock, timeout=30), QMP(dst_sock, timeout=30)
-cap = {"capabilities": [{"capability": "return-path", "state": True}]}
-src.cmd("migrate-set-capabilities", cap)
-dst.cmd("migrate-set-capabilities", cap)
-src.cmd("migrate", {"uri": uri})
-info = {}
-for _ in range(6000):
-    info = src.cmd("query-migrate")
-    if info.get("status") in ("completed", "failed", "cancelled"):
-        break
-    time.sleep(0.02)
-res = {"status": info.get("status"), "downtime": info.get("downtime"),
-       "total-time": info.get("total-time")}
-if res["status"] == "completed":
-    for _ in range(500):
-        if dst.cmd("query-status").get("running"):
-            break
-        time.sleep(0.02)
-    time.sleep(0.5)       # the benchmark goes on there for a while
-    res["dst"] = dst.cmd("query-smmuv3-accel")
-    src.cmd("quit")
-json.dump(res, open(out, "w"))
-print("# hop %s: %s, downtime %s ms, total %s ms" % (
-      out, res["status"], res["downtime"], res["total-time"]))
-PY
+    /usr/bin/python3 "$top/scripts/migrate.py" "$work/qmp$((i - 1)).sock" \
+        "$work/qmp$i.sock" "unix:$work/mig$i.sock" "$work/hop$i.json"
     wait "${pids[$((i - 1))]}" 2>/dev/null
     [ -s "$work/hop$i.json" ] && grep -q '"completed"' "$work/hop$i.json" || break
 done
