@@ -65,7 +65,7 @@ count() { grep -c "$1" "$con" 2>/dev/null || true; }
 qemu_pid() {    # the QEMU writing our console (its -chardev names the file)
     local p
     for p in /proc/[0-9]*; do
-        tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -qF "path=$con " &&
+        tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -qE "path=$con(,| )" &&
             { echo "${p#/proc/}"; return 0; }
     done
     return 1
