@@ -89,10 +89,12 @@ void hmp_info_smmuv3_accel(Monitor *mon, const QDict *qdict)
             monitor_printf(mon, " -> %s hwpt %" PRId64 "\n", dev->hwpt,
                            dev->hwpt_id);
         }
-        monitor_printf(mon, "  commands: %" PRId64 " consumed, %" PRId64
-                       " forwarded in %" PRId64 " ioctls (%.1f per ioctl, %"
-                       PRId64 " refused), %" PRId64 " dropped\n",
-                       i->commands_consumed, i->commands_forwarded,
+        monitor_printf(mon, "  commands: %" PRId64 " consumed in %" PRId64
+                       " exits (%.1f per exit), %" PRId64 " forwarded in %"
+                       PRId64 " ioctls (%.1f per ioctl, %" PRId64
+                       " refused), %" PRId64 " dropped\n",
+                       i->commands_consumed, i->cmdq_runs,
+                       i->commands_per_cmdq_run, i->commands_forwarded,
                        i->invalidation_ioctls, i->commands_per_ioctl,
                        i->invalidation_failures, i->commands_dropped);
     }

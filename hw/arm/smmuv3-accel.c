@@ -1308,16 +1308,13 @@ static bool accel_invalidate(SMMUv3AccelState *a, uint32_t n, uint32_t *done,
     return ok;
 }
 
-void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error)
+/* Send the batch collected so far (a full batch, a command not ours, the end) */
+static void accel_flush_batch(SMMUv3AccelState *a, SMMUCmdError *cmd_error)
 {
-    SMMUv3AccelState *a = s->s_accel;
+    SMMUv3State *s = a->smmu;
     uint32_t n, k, again;
     Error *err = NULL, *err2 = NULL;
 
-    if (!a) {
-        return;
-    }
-    a->cmdq_runs++;                  /* once per run of the trapped queue */
     if (!a->batch_n) {
         return;
     }
@@ -1353,6 +1350,18 @@ void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error)
     s->cmdq.cons = deposit32(s->cmdq.cons, 0, s->cmdq.log2size + 1,
                              a->batch_cons[k]);
     *cmd_error = SMMU_CERROR_ILL;
+}
+
+/* The end of a run of the trapped queue (one guest exit): what is batched */
+void smmuv3_accel_flush(SMMUv3State *s, SMMUCmdError *cmd_error)
+{
+    SMMUv3AccelState *a = s->s_accel;
+
+    if (!a) {
+        return;
+    }
+    a->cmdq_runs++;
+    accel_flush_batch(a, cmd_error);
 }
 
 bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error)
@@ -1398,7 +1407,7 @@ bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error)
         return true;
     }
     if (a->batch_n == ACCEL_BATCH_MAX) {
-        smmuv3_accel_flush(s, cmd_error);
+        accel_flush_batch(a, cmd_error);
         if (*cmd_error) {
             return false;
         }
@@ -1413,7 +1422,7 @@ bool smmuv3_accel_cmd(SMMUv3State *s, Cmd *cmd, SMMUCmdError *cmd_error)
     return true;
 
 not_ours:
-    smmuv3_accel_flush(s, cmd_error);
+    accel_flush_batch(a, cmd_error);
     return false;
 }
 

@@ -378,6 +378,17 @@ static void test_abort_bypass_transitions(void)
     guest_stop(&g, true);
 }
 
+/* query-smmuv3-accel's @key of the first SMMU, as a double */
+static double accel_query_num(QTestState *qts, const char *key)
+{
+    QDict *r = qtest_qmp(qts, "{'execute': 'query-smmuv3-accel'}");
+    QDict *info = qobject_to(QDict, qlist_peek(qdict_get_qlist(r, "return")));
+    double v = qdict_get_double(info, key);
+
+    qobject_unref(r);
+    return v;
+}
+
 static void test_invalidations_batched(void)
 {
     Guest g;
@@ -385,11 +396,14 @@ static void test_invalidations_batched(void)
     int64_t before;
     QList *invs;
     QDict *last;
+    double runs, consumed;
 
     guest_start_s1(&g, NULL);
     d = standin_dump(g.host);
     before = qdict_get_int(d, "invalidation_ioctls");
     qobject_unref(d);
+    runs = accel_query_num(g.qts, "cmdq-runs");
+    consumed = accel_query_num(g.qts, "commands-consumed");
 
     for (int i = 0; i < 64; i++) {
         guest_cmd(&g, CMD_TLBI_NH_VA(7), 0x1000ULL * (i + 1));
@@ -409,6 +423,12 @@ static void test_invalidations_batched(void)
     g_assert_cmpint(qdict_get_int(last, "entry_num"), ==, 64);
     g_assert_cmpint(qdict_get_int(last, "errno"), ==, 0);
     qobject_unref(d);
+    /* one exit (the PROD write) for the 65 commands: one run of the queue */
+    g_assert_cmpfloat(accel_query_num(g.qts, "cmdq-runs"), ==, runs + 1);
+    g_assert_cmpfloat(accel_query_num(g.qts, "commands-consumed"), ==,
+                      consumed + 65);
+    g_assert_cmpfloat(accel_query_num(g.qts, "commands-per-cmdq-run"), ==,
+                      (consumed + 65) / (runs + 1));
     guest_stop(&g, true);
 }
 
