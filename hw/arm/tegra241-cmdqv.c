@@ -398,28 +398,38 @@ static void queue_to_host(Tegra241Cmdqv *c, unsigned l, unsigned h)
     }
 }
 
+/*
+ * The other direction: host queue @h, backing guest queue @l, stops and its
+ * guest-visible state, taken once it stopped (host_stop()), goes into
+ * QEMU's shadow, as is: an error the host raised stays pending there.
+ */
+static void queue_from_host(Tegra241Cmdqv *c, unsigned l, unsigned h)
+{
+    CmdqvQueue *q = &c->q[l];
+
+    if (queues_run(c)) {
+        q->config = host_rd(c, h, A_VCMDQ_CONFIG);
+    }
+    host_stop(c, h);
+    q->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
+    q->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
+    q->gerror = host_rd(c, h, A_VCMDQ_GERROR);
+    q->gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
+}
+
 static void cmdqv_op_save(void *opaque, unsigned l, unsigned h,
                           CmdqvQueueState *st)
 {
     Tegra241Cmdqv *c = opaque;
     CmdqvQueue *q = &c->q[l];
 
-    if (q->held) {
-        /* never started: the state is QEMU's */
-        *st = (CmdqvQueueState) {
-            .cons = q->cons, .prod = q->prod, .config = q->config,
-            .gerror = q->gerror, .gerrorn = q->gerrorn,
-        };
-        return;
+    if (!q->held) {             /* held: never started, the shadow has it */
+        queue_from_host(c, l, h);
     }
-    st->config = queues_run(c) ? host_rd(c, h, A_VCMDQ_CONFIG)
-                               : c->q[l].config;
-    host_stop(c, h);
-    st->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
-    st->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
-    st->gerror = host_rd(c, h, A_VCMDQ_GERROR);
-    st->gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
-    c->q[l].config = st->config;
+    *st = (CmdqvQueueState) {
+        .cons = q->cons, .prod = q->prod, .config = q->config,
+        .gerror = q->gerror, .gerrorn = q->gerrorn,
+    };
 }
 
 static void cmdqv_op_restore(void *opaque, unsigned l, unsigned h,
@@ -1487,20 +1497,11 @@ void tegra241_cmdqv_host_detach(Tegra241Cmdqv *c)
     }
     /* Keep what the guest sees of its queues: a later vIOMMU resumes it */
     for (unsigned l = 0; l < c->nr; l++) {
-        CmdqvQueue *q = &c->q[l];
         int h = host_index(c, l);
 
-        if (h < 0) {
-            continue;
+        if (h >= 0) {
+            queue_from_host(c, l, h);   /* QEMU takes over at a final CONS */
         }
-        if (queues_run(c)) {
-            q->config = host_rd(c, h, A_VCMDQ_CONFIG);
-        }
-        host_stop(c, h);    /* QEMU takes over at a final CONS */
-        q->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
-        q->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
-        q->gerror = host_rd(c, h, A_VCMDQ_GERROR);
-        q->gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
     }
     /*
      * HW queues first: they hold the vIOMMU and pin the placeholder page.
@@ -1625,14 +1626,7 @@ static int cmdqv_pre_save(void *opaque)
             }
             g_usleep(10);
         }
-        if (queues_run(c)) {
-            q->config = host_rd(c, h, A_VCMDQ_CONFIG);
-        }
-        host_stop(c, h);
-        q->cons = host_rd(c, h, A_VCMDQ_CONS_INDX);
-        q->prod = host_rd(c, h, A_VCMDQ_PROD_INDX);
-        q->gerror = host_rd(c, h, A_VCMDQ_GERROR);
-        q->gerrorn = host_rd(c, h, A_VCMDQ_GERRORN);
+        queue_from_host(c, l, h);
         c->mig_stopped = true;
         trace_tegra241_cmdqv_migration_saved(l, q->cons, q->prod);
     }
