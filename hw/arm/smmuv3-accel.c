@@ -332,6 +332,7 @@ static bool accel_check_host(SMMUv3AccelState *a, const char *devname,
                              const struct iommu_hw_info_arm_smmuv3 *h,
                              Error **errp)
 {
+    ERRP_GUARD();
     SMMUv3State *s = a->smmu;
     bool h_ril = FIELD_EX32(h->idr[3], IDR3, RIL);
     bool h_ats = FIELD_EX32(h->idr[0], IDR0, ATS);
@@ -460,6 +461,7 @@ static bool accel_check_cmdqv(SMMUv3AccelState *a,
                               const char *devname, bool *on,
                               unsigned *vcmdqs, Error **errp)
 {
+    ERRP_GUARD();
     SMMUv3State *s = a->smmu;
     struct iommu_hw_info_tegra241_cmdqv info;
     bool want = a->resolved ? a->cmdqv : s->cmdqv != ON_OFF_AUTO_OFF;
@@ -770,6 +772,7 @@ static bool smmuv3_accel_viommu_alloc(SMMUv3AccelState *a,
                                       HostIOMMUDeviceIOMMUFD *idev,
                                       Error **errp)
 {
+    ERRP_GUARD();
     struct iommu_viommu_tegra241_cmdqv cmdqv_data = {};
 
     a->be = idev->iommufd;
@@ -1144,6 +1147,7 @@ static bool accel_check_msi_window(SMMUv3AccelState *a,
                                    HostIOMMUDeviceIOMMUFD *idev,
                                    const char *devname, Error **errp)
 {
+    ERRP_GUARD();
     const uint64_t base = SMMUV3_ACCEL_MSI_WINDOW_BASE;
     const uint64_t last = base + SMMUV3_ACCEL_MSI_WINDOW_SIZE - 1;
     g_autofree struct iommu_iova_range *r = NULL;
@@ -1177,6 +1181,7 @@ static bool smmuv3_accel_set_iommu_device(PCIBus *bus, void *opaque,
                                           int devfn, HostIOMMUDevice *hiod,
                                           Error **errp)
 {
+    ERRP_GUARD();
     SMMUv3State *s = opaque;
     SMMUv3AccelState *a = s->s_accel;
     HostIOMMUDeviceIOMMUFD *idev;
@@ -1486,6 +1491,7 @@ static int accel_find_emulated(DeviceState *dev, void *opaque)
 static void accel_error_emulated(SMMUv3AccelState *a, const char *type,
                                  const char *id, Error **errp)
 {
+    ERRP_GUARD();
     error_setg(errp, "%s: %s '%s' is an emulated PCI device; an accel=on "
                "SMMU serves only vfio-pci devices with iommufd=",
                accel_id(a), type, id);
@@ -1511,6 +1517,7 @@ static bool accel_sysfsdev_is_mdev(const char *sysfsdev)
 static void accel_error_mdev(SMMUv3AccelState *a, const char *id,
                              Error **errp)
 {
+    ERRP_GUARD();
     error_setg(errp, "%s: vfio-pci '%s' is a mediated (mdev) device; an "
                "accel=on SMMU serves only vfio-pci devices of a host SMMU "
                "with iommufd=", accel_id(a), id);
@@ -1736,6 +1743,7 @@ static void smmuv3_accel_machine_done(Notifier *n, void *data)
 /* cmdqv-vcmdqs: a power of two up to the maximum, and only with CMDQV */
 static bool accel_check_cmdqv_vcmdqs(SMMUv3State *s, Error **errp)
 {
+    ERRP_GUARD();
     if (s->cmdqv_vcmdqs && (s->cmdqv_vcmdqs > CMDQV_MAX_VCMDQS ||
                             !is_power_of_2(s->cmdqv_vcmdqs))) {
         error_setg(errp, "arm-smmuv3: invalid cmdqv-vcmdqs=%u",
@@ -1765,6 +1773,7 @@ static bool accel_check_cmdqv_vcmdqs(SMMUv3State *s, Error **errp)
  */
 bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
 {
+    ERRP_GUARD();
     g_autofree char *bad = NULL;
 
     if (s->ril == ON_OFF_AUTO_OFF) {
@@ -1825,6 +1834,7 @@ bool smmuv3_accel_check_off(SMMUv3State *s, Error **errp)
 
 bool smmuv3_accel_realize(SMMUv3State *s, Error **errp)
 {
+    ERRP_GUARD();
     SMMUv3AccelState *a;
     int v;
 
