@@ -1642,13 +1642,7 @@ static void cmdqv_vm_state_change(void *opaque, bool running, RunState state)
         return;
     }
     c->mig_stopped = false;
-    for (unsigned l = 0; l < c->nr && queues_run(c); l++) {
-        int h = host_index(c, l);
-
-        if (h >= 0) {
-            host_wr(c, h, A_VCMDQ_CONFIG, c->q[l].config);
-        }
-    }
+    cmdqv_restart_queues(c);
 }
 
 /*
